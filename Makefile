@@ -1,0 +1,80 @@
+# minivmm: `make` builds build/minivmm; `make test` runs every test;
+# `make run` runs the seed's guest with its trace; `make bench` benchmarks.
+# Variants: `make SANITIZE=1` (ASan+UBSan, in build/asan), `make CC=clang`.
+
+CC ?= gcc
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP $(SAN_FLAGS)
+LDFLAGS += -pthread $(SAN_FLAGS)
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit guests test-guests test-negative run bench fuzz format check-format clean
+
+all: $(BUILD)/minivmm
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libminivmm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/minivmm: $(BUILD)/src/main.o $(BUILD)/libminivmm.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# Unit tests (cmocka).
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libminivmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+# Guest programs for the guest tests, built with the host's binutils.
+include tests/guests/guests.mk
+
+test-guests: $(BUILD)/minivmm guests
+	@tests/guests/run.sh $(BUILD)/minivmm $(BUILD)/guests
+
+test-negative: $(BUILD)/minivmm guests
+	@tests/negative.sh $(BUILD)/minivmm $(BUILD)/guests
+
+test: all
+	@tests/run-all.sh $(BUILD)
+
+# The seed's own guest, built with the seed's own recipe.
+$(BUILD)/seed/vm.bin: examples/seed/vm.S
+	@mkdir -p $(dir $@)
+	as -32 $< -o $(BUILD)/seed/vm.o
+	ld -m elf_i386 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $(BUILD)/seed/vm.o
+
+run: $(BUILD)/minivmm $(BUILD)/seed/vm.bin
+	$(BUILD)/minivmm run --raw $(BUILD)/seed/vm.bin --trace-io --max-exits 5
+
+include bench/bench.mk
+include tests/fuzz/fuzz.mk
+
+format:
+	clang-format -i $(wildcard src/*.[ch] src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c bench/*.c tests/guests/*.c)
+
+check-format:
+	@tests/check-format.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/main.d

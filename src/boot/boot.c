@@ -1,0 +1,142 @@
+/* Picks the loader for the image the user named, and the checks common to
+ * all loaders: reading the file, and not overwriting minivmm's own boot
+ * structures. */
+#include "boot.h"
+#include "../err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int boot_read_file(const char *path, uint64_t max, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	uint8_t *data;
+	size_t done = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(-errno, "cannot open %s: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = err_set(-EINVAL, "%s is not a regular file", path);
+		goto out_close;
+	}
+	if (st.st_size == 0) {
+		ret = err_set(-EINVAL, "%s is empty", path);
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = err_set(-EFBIG,
+			      "%s (%lld bytes) is larger than guest memory (%" PRIu64 " bytes): raise --mem",
+			      path, (long long)st.st_size, max);
+		goto out_close;
+	}
+	data = malloc((size_t)st.st_size);
+	if (!data) {
+		ret = err_set(-ENOMEM, "out of memory reading %s", path);
+		goto out_close;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = err_set(n < 0 ? -errno : -EIO,
+				      "cannot read %s: %s", path,
+				      n < 0 ? strerror(errno) : "file shrank");
+			free(data);
+			goto out_close;
+		}
+		done += (size_t)n;
+	}
+	*buf = data;
+	*len = done;
+	ret = 0;
+out_close:
+	close(fd);
+	return ret;
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
+			   uint64_t blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
+int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
+			unsigned nr_vcpus, uint64_t gpa, uint64_t len,
+			const char *what)
+{
+	uint64_t stacks_len = (uint64_t)nr_vcpus * BOOT_STACK_SIZE;
+	uint64_t stacks = boot_stack_top(m, nr_vcpus - 1) - BOOT_STACK_SIZE;
+	uint64_t tables_end = mode == CPU_MODE_LONG
+				      ? BOOT_TABLES_END
+				      : BOOT_GDT_ADDR + BOOT_GDT_ENTRIES * 8;
+
+	if (mode == CPU_MODE_REAL)
+		return 0;
+	if (stacks_len > m->regions[0].size - BOOT_TABLES_END)
+		return err_set(-ENOMEM,
+			       "%u vCPU stacks of %llu KiB do not fit in guest memory: raise --mem",
+			       nr_vcpus, BOOT_STACK_SIZE >> 10);
+	if (ranges_overlap(gpa, len, BOOT_GDT_ADDR, tables_end - BOOT_GDT_ADDR))
+		return err_set(-EINVAL,
+			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps minivmm's boot tables at 0x%llx-0x%" PRIx64 ": load it elsewhere",
+			       what, gpa, gpa + len - 1, BOOT_GDT_ADDR,
+			       tables_end - 1);
+	if (ranges_overlap(gpa, len, stacks, stacks_len))
+		return err_set(-EINVAL,
+			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the vCPU stacks at 0x%" PRIx64 "-0x%" PRIx64 ": raise --mem or load it lower",
+			       what, gpa, gpa + len - 1, stacks,
+			       stacks + stacks_len - 1);
+	return 0;
+}
+
+static bool bzimage_probe(const uint8_t *buf, size_t len)
+{
+	return len > 0x206 && memcmp(buf + 0x202, "HdrS", 4) == 0;
+}
+
+int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
+	      struct boot_entry *e)
+{
+	const char *path = o->raw_path ? o->raw_path : o->kernel_path;
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	ret = boot_read_file(path, m->size, &buf, &len);
+	if (ret)
+		return ret;
+	if (o->raw_path) {
+		ret = raw_load(m, nr_vcpus, buf, len, o->load_addr,
+			       o->entry_set ? o->entry : o->load_addr, o->mode,
+			       e);
+	} else if (elf_probe(buf, len)) {
+		ret = elf_load(m, nr_vcpus, buf, len, e);
+	} else if (bzimage_probe(buf, len)) {
+		ret = err_set(-ENOTSUP,
+			      "%s is a Linux bzImage, which this minivmm cannot boot yet",
+			      path);
+	} else {
+		ret = err_set(-ENOEXEC,
+			      "%s is neither an ELF executable nor a Linux kernel: use --raw for a flat binary",
+			      path);
+	}
+	free(buf);
+	if (ret && err_msg()[0] && !strstr(err_msg(), path)) {
+		char msg[400];
+
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		err_set(ret, "%s: %s", path, msg);
+	}
+	return ret;
+}

@@ -1,0 +1,164 @@
+/* ELF executables: every header field is checked against the file and every
+ * segment against guest memory before a byte is copied.  ELF32 starts in
+ * flat protected mode, ELF64 in long mode. */
+#include "boot.h"
+#include "../err.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* The fields minivmm uses, the same for both classes. */
+struct elf_info {
+	bool is64;
+	uint64_t entry;
+	uint64_t phoff;
+	uint16_t phnum;
+};
+
+struct elf_segment {
+	uint32_t type;
+	uint64_t offset, paddr, filesz, memsz;
+};
+
+bool elf_probe(const uint8_t *buf, size_t len)
+{
+	return len >= SELFMAG && memcmp(buf, ELFMAG, SELFMAG) == 0;
+}
+
+static int elf_read_header(const uint8_t *buf, size_t len,
+			   struct elf_info *info)
+{
+	uint16_t type, machine, phentsize;
+
+	if (len < EI_NIDENT || !elf_probe(buf, len))
+		return err_set(-ENOEXEC, "not an ELF file");
+	if (buf[EI_DATA] != ELFDATA2LSB)
+		return err_set(-ENOEXEC, "ELF is not little-endian");
+	if (buf[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr h;
+
+		if (len < sizeof(h))
+			return err_set(-ENOEXEC, "truncated ELF header");
+		memcpy(&h, buf, sizeof(h));
+		info->is64 = true;
+		info->entry = h.e_entry;
+		info->phoff = h.e_phoff;
+		info->phnum = h.e_phnum;
+		type = h.e_type;
+		machine = h.e_machine;
+		phentsize = h.e_phentsize;
+		if (machine != EM_X86_64)
+			return err_set(-ENOEXEC, "ELF64 for machine %u, not x86-64", machine);
+		if (phentsize != sizeof(Elf64_Phdr))
+			return err_set(-ENOEXEC, "bad ELF program header size %u", phentsize);
+	} else if (buf[EI_CLASS] == ELFCLASS32) {
+		Elf32_Ehdr h;
+
+		if (len < sizeof(h))
+			return err_set(-ENOEXEC, "truncated ELF header");
+		memcpy(&h, buf, sizeof(h));
+		info->is64 = false;
+		info->entry = h.e_entry;
+		info->phoff = h.e_phoff;
+		info->phnum = h.e_phnum;
+		type = h.e_type;
+		machine = h.e_machine;
+		phentsize = h.e_phentsize;
+		if (machine != EM_386)
+			return err_set(-ENOEXEC, "ELF32 for machine %u, not i386", machine);
+		if (phentsize != sizeof(Elf32_Phdr))
+			return err_set(-ENOEXEC, "bad ELF program header size %u", phentsize);
+	} else {
+		return err_set(-ENOEXEC, "unknown ELF class %u", buf[EI_CLASS]);
+	}
+	if (type != ET_EXEC)
+		return err_set(-ENOEXEC,
+			       "ELF type %u is not an executable: link with -static -no-pie",
+			       type);
+	if (!info->phnum)
+		return err_set(-ENOEXEC, "ELF has no program headers");
+	if (info->phoff > len ||
+	    (uint64_t)info->phnum * phentsize > len - info->phoff)
+		return err_set(-ENOEXEC,
+			       "truncated ELF: program headers end past the end of the file");
+	return 0;
+}
+
+static void elf_read_segment(const uint8_t *buf, const struct elf_info *info,
+			     unsigned i, struct elf_segment *s)
+{
+	if (info->is64) {
+		Elf64_Phdr p;
+
+		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p), sizeof(p));
+		*s = (struct elf_segment){ p.p_type, p.p_offset, p.p_paddr,
+					   p.p_filesz, p.p_memsz };
+	} else {
+		Elf32_Phdr p;
+
+		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p), sizeof(p));
+		*s = (struct elf_segment){ p.p_type, p.p_offset, p.p_paddr,
+					   p.p_filesz, p.p_memsz };
+	}
+}
+
+int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
+	     size_t len, struct boot_entry *e)
+{
+	struct elf_info info = { 0 };
+	enum cpu_mode mode;
+	unsigned loads = 0;
+	int ret;
+
+	ret = elf_read_header(buf, len, &info);
+	if (ret)
+		return ret;
+	mode = info.is64 ? CPU_MODE_LONG : CPU_MODE_PROTECTED;
+
+	/* Check every segment before copying any. */
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < info.phnum; i++) {
+			struct elf_segment s;
+			uint8_t *dst;
+
+			elf_read_segment(buf, &info, i, &s);
+			if (s.type != PT_LOAD)
+				continue;
+			dst = mem_ptr(m, s.paddr, s.memsz);
+			if (pass == 1) {
+				memcpy(dst, buf + s.offset, s.filesz);
+				memset(dst + s.filesz, 0, s.memsz - s.filesz);
+				continue;
+			}
+			if (s.filesz > s.memsz)
+				return err_set(-ENOEXEC,
+					       "ELF segment %u has more file bytes than memory bytes", i);
+			if (s.offset > len || s.filesz > len - s.offset)
+				return err_set(-ENOEXEC,
+					       "truncated ELF: segment %u ends past the end of the file", i);
+			if (!dst)
+				return err_set(-ERANGE,
+					       "ELF segment %u (0x%" PRIx64 "+0x%" PRIx64 ") lies outside guest memory (0x0-0x%" PRIx64 "): raise --mem or relink",
+					       i, s.paddr, s.memsz, mem_end(m) - 1);
+			ret = boot_check_reserved(m, mode, nr_vcpus, s.paddr,
+						  s.memsz, "an ELF segment");
+			if (ret)
+				return ret;
+			loads++;
+		}
+		if (!loads)
+			return err_set(-ENOEXEC, "ELF has no loadable segment");
+	}
+	if (!mem_ptr(m, info.entry, 1))
+		return err_set(-ERANGE,
+			       "ELF entry point 0x%" PRIx64 " is outside guest memory",
+			       info.entry);
+	*e = (struct boot_entry){
+		.mode = mode,
+		.rip = info.entry,
+		.per_cpu_stack = true,
+	};
+	return 0;
+}

@@ -1,0 +1,275 @@
+/* Command-line parsing.  It only checks what can be checked without KVM
+ * (the host's limits are checked by vm_create). */
+#include "config.h"
+#include "err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_CPUS 4096
+
+const char config_usage[] =
+	"usage: minivmm run (--raw FILE | --kernel FILE) [options]\n"
+	"       minivmm --help | --version\n"
+	"\n"
+	"Guest image (one of):\n"
+	"  --raw FILE          flat binary, loaded at --load-addr, started in --mode\n"
+	"  --kernel FILE       ELF executable (ELF32: protected mode, ELF64: long mode)\n"
+	"\n"
+	"Raw images:\n"
+	"  --mode MODE         real, protected or long (default: real)\n"
+	"  --load-addr ADDR    guest physical load address (default: 0x10000)\n"
+	"  --entry ADDR        guest physical entry point (default: the load address)\n"
+	"\n"
+	"Machine:\n"
+	"  --mem SIZE          guest memory; K, M, G suffixes, plain number = MiB\n"
+	"                      (default: 256M)\n"
+	"  --cpus N            number of vCPUs (default: 1)\n"
+	"\n"
+	"Observing:\n"
+	"  --trace-io          print the seed's trace for every port I/O exit\n"
+	"  --trace-mmio        the same for every MMIO exit\n"
+	"  --max-exits N       end the VM after N exits\n"
+	"  --stats             print exit statistics when the VM ends\n"
+	"\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n"
+	"\n"
+	"Exit status: 0 when the guest halts or powers off, V when it writes V to\n"
+	"port 0x501, 1 on a minivmm or user error, 2 when the guest faults,\n"
+	"128+N on signal N.\n";
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 20;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K':
+			shift = 10;
+			break;
+		case 'M':
+			shift = 20;
+			break;
+		case 'G':
+			shift = 30;
+			break;
+		case 'T':
+			shift = 40;
+			break;
+		default:
+			return -EINVAL;
+		}
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+enum {
+	OPT_RAW = 256,
+	OPT_KERNEL,
+	OPT_MODE,
+	OPT_LOAD_ADDR,
+	OPT_ENTRY,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_TRACE_IO,
+	OPT_TRACE_MMIO,
+	OPT_MAX_EXITS,
+	OPT_STATS,
+};
+
+static const struct option config_options[] = {
+	{ "raw", required_argument, NULL, OPT_RAW },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "load-addr", required_argument, NULL, OPT_LOAD_ADDR },
+	{ "entry", required_argument, NULL, OPT_ENTRY },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "trace-io", no_argument, NULL, OPT_TRACE_IO },
+	{ "trace-mmio", no_argument, NULL, OPT_TRACE_MMIO },
+	{ "max-exits", required_argument, NULL, OPT_MAX_EXITS },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int config_option(struct config *c, int opt, const char *arg)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case OPT_RAW:
+	case OPT_KERNEL:
+		if (c->boot.raw_path || c->boot.kernel_path)
+			return err_set(-EINVAL,
+				       "give one guest image: --raw FILE or --kernel FILE");
+		if (!*arg)
+			return err_set(-EINVAL, "empty file name");
+		if (opt == OPT_RAW)
+			c->boot.raw_path = arg;
+		else
+			c->boot.kernel_path = arg;
+		return 0;
+	case OPT_MODE:
+		if (!strcmp(arg, "real"))
+			c->boot.mode = CPU_MODE_REAL;
+		else if (!strcmp(arg, "protected"))
+			c->boot.mode = CPU_MODE_PROTECTED;
+		else if (!strcmp(arg, "long"))
+			c->boot.mode = CPU_MODE_LONG;
+		else
+			return err_set(-EINVAL,
+				       "--mode '%s': expected real, protected or long", arg);
+		c->mode_set = true;
+		return 0;
+	case OPT_LOAD_ADDR:
+		if (parse_u64(arg, &c->boot.load_addr))
+			return err_set(-EINVAL,
+				       "--load-addr '%s': expected an address such as 0x10000", arg);
+		c->load_addr_set = true;
+		return 0;
+	case OPT_ENTRY:
+		if (parse_u64(arg, &c->boot.entry))
+			return err_set(-EINVAL,
+				       "--entry '%s': expected an address such as 0x10000", arg);
+		c->boot.entry_set = true;
+		return 0;
+	case OPT_MEM:
+		if (parse_size(arg, &v) || v == 0)
+			return err_set(-EINVAL,
+				       "--mem '%s': expected a size such as 256M or 2G", arg);
+		if (v < MEM_MIN_SIZE || v % 4096)
+			return err_set(-EINVAL,
+				       "--mem '%s': guest memory must be at least 1M and a multiple of 4K", arg);
+		c->vm.mem_size = v;
+		return 0;
+	case OPT_CPUS:
+		if (parse_u64(arg, &v) || v < 1 || v > CONFIG_MAX_CPUS)
+			return err_set(-EINVAL,
+				       "--cpus '%s': expected a number of vCPUs from 1 to %d",
+				       arg, CONFIG_MAX_CPUS);
+		c->vm.cpus = (unsigned)v;
+		return 0;
+	case OPT_MAX_EXITS:
+		if (parse_u64(arg, &v) || v == 0)
+			return err_set(-EINVAL,
+				       "--max-exits '%s': expected a positive number", arg);
+		c->vm.max_exits = v;
+		return 0;
+	case OPT_TRACE_IO:
+		c->vm.trace_io = true;
+		return 0;
+	case OPT_TRACE_MMIO:
+		c->vm.trace_mmio = true;
+		return 0;
+	case OPT_STATS:
+		c->vm.stats = true;
+		return 0;
+	}
+	return err_set(-EINVAL, "internal error: option %d", opt);
+}
+
+static void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->command = CONFIG_RUN;
+	c->vm.mem_size = 256ull << 20;
+	c->vm.cpus = 1;
+	c->boot.mode = CPU_MODE_REAL;
+	c->boot.load_addr = RAW_DEFAULT_LOAD_ADDR;
+}
+
+int config_parse(struct config *c, int argc, char **argv)
+{
+	int opt, ret;
+
+	config_defaults(c);
+	if (argc < 2)
+		return err_set(-EINVAL,
+			       "no command: try 'minivmm run --raw FILE' or 'minivmm --help'");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		c->command = CONFIG_HELP;
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		c->command = CONFIG_VERSION;
+		return 0;
+	}
+	if (strcmp(argv[1], "run"))
+		return err_set(-EINVAL,
+			       "unknown command '%s': try 'minivmm run --raw FILE' or 'minivmm --help'",
+			       argv[1]);
+
+	/* getopt keeps global state: reset it so tests can parse again. */
+	optind = 0;
+	opterr = 0;
+	argc--;
+	argv++;
+	while ((opt = getopt_long(argc, argv, ":hV", config_options, NULL)) != -1) {
+		if (opt == 'h' || opt == 'V') {
+			c->command = opt == 'h' ? CONFIG_HELP : CONFIG_VERSION;
+			return 0;
+		}
+		if (opt == '?')
+			return err_set(-EINVAL,
+				       "unknown option '%s': see 'minivmm --help'",
+				       argv[optind - 1]);
+		if (opt == ':')
+			return err_set(-EINVAL, "option '%s' needs a value",
+				       argv[optind - 1]);
+		ret = config_option(c, opt, optarg);
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return err_set(-EINVAL,
+			       "unexpected argument '%s': see 'minivmm --help'",
+			       argv[optind]);
+	if (!c->boot.raw_path && !c->boot.kernel_path)
+		return err_set(-EINVAL,
+			       "no guest image: give --raw FILE or --kernel FILE");
+	if (c->boot.kernel_path &&
+	    (c->mode_set || c->load_addr_set || c->boot.entry_set))
+		return err_set(-EINVAL,
+			       "--mode, --load-addr and --entry apply to --raw images only; an ELF says its own");
+	return 0;
+}

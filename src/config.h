@@ -1,0 +1,34 @@
+/* The command line: `minivmm run [options]` parsed into a struct, with every
+ * number checked, and one clear message for anything wrong. */
+#ifndef MINIVMM_CONFIG_H
+#define MINIVMM_CONFIG_H
+
+#include "boot/boot.h"
+#include "vm.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum config_command { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
+
+struct config {
+	enum config_command command;
+	struct vm_options vm;
+	struct boot_options boot;
+	bool mode_set;
+	bool load_addr_set;
+};
+
+/* Parses argv; -EINVAL with err_msg() saying what is wrong. */
+int config_parse(struct config *c, int argc, char **argv);
+
+/* Helpers, exposed for tests.  Plain decimal, 0x hex or 0 octal; no sign,
+ * no trailing characters, no overflow. */
+int parse_u64(const char *s, uint64_t *out);
+/* A size with an optional K/M/G/T suffix (powers of 1024); a plain number
+ * is in MiB, as for QEMU's -m. */
+int parse_size(const char *s, uint64_t *out);
+
+extern const char config_usage[];
+
+#endif

@@ -1,0 +1,43 @@
+/* Guest physical memory: one anonymous host mapping, laid out as one region
+ * below 3 GiB or, for larger guests, two regions around the 1 GiB MMIO hole
+ * below 4 GiB.  mem_ptr() is the one checked accessor for guest addresses. */
+#ifndef MINIVMM_MEM_H
+#define MINIVMM_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEM_MIN_SIZE (1ull << 20)
+#define MEM_HOLE_START 0xC0000000ull /* 3 GiB: start of the MMIO hole */
+#define MEM_HOLE_END 0x100000000ull /* 4 GiB */
+#define MEM_MAX_REGIONS 2
+
+struct mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;
+};
+
+struct vm_mem {
+	uint8_t *host; /* start of the one host mapping */
+	uint64_t size; /* bytes of RAM, all regions together */
+	struct mem_region regions[MEM_MAX_REGIONS];
+	unsigned nr_regions;
+};
+
+/* Computes the regions for @size bytes of RAM at host address @host. */
+int mem_layout(struct vm_mem *m, uint64_t size, uint8_t *host);
+/* Maps @size bytes of RAM (checked against the host) and lays it out. */
+int mem_init(struct vm_mem *m, uint64_t size);
+void mem_destroy(struct vm_mem *m);
+
+/* Host pointer for guest physical [gpa, gpa + len), or NULL unless that whole
+ * range is RAM inside one region.  Overflow-safe; len 0 asks for gpa itself
+ * to be RAM or the end of a region. */
+void *mem_ptr(const struct vm_mem *m, uint64_t gpa, uint64_t len);
+/* Highest guest physical address of RAM, plus one. */
+uint64_t mem_end(const struct vm_mem *m);
+/* Bytes of guest RAM that are resident in host memory now. */
+uint64_t mem_resident(const struct vm_mem *m);
+
+#endif

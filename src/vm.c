@@ -1,0 +1,303 @@
+/* The VM: explicit creation in dependency order (KVM, memory, buses, devices,
+ * vCPUs), the run loop of the main thread, and teardown in reverse. */
+#include "vm.h"
+#include "dev/dev.h"
+#include "err.h"
+#include "trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define VCPU_THREAD_STACK (256 * 1024)
+
+static int vm_add_memory(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct mem_region *r = &vm->mem.regions[i];
+		int ret = kvm_set_memory(vm->fd, i, r->gpa, r->size, r->host);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_options *opt)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->opt = *opt;
+	vm->fd = -1;
+	vm->stop_fd = -1;
+	vm->kvm.fd = -1;
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	vm->pio.stats = vm->mmio.stats = opt->stats;
+	vm->pio.quiet = opt->trace_io;
+	vm->mmio.quiet = opt->trace_mmio;
+
+	ret = kvm_open(&vm->kvm, opt->kvm_path ? opt->kvm_path : "/dev/kvm");
+	if (ret)
+		goto fail;
+	if (opt->cpus < 1 || (int)opt->cpus > vm->kvm.max_vcpus) {
+		ret = err_set(-EINVAL,
+			      "--cpus %u: this host's KVM allows 1 to %d vCPUs",
+			      opt->cpus, vm->kvm.max_vcpus);
+		goto fail;
+	}
+	ret = mem_init(&vm->mem, opt->mem_size);
+	if (ret)
+		goto fail;
+	vm->fd = kvm_create_vm(&vm->kvm);
+	if (vm->fd < 0) {
+		ret = vm->fd;
+		goto fail;
+	}
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
+		ret = err_set(-errno, "KVM_SET_TSS_ADDR failed: %s",
+			      strerror(errno));
+		goto fail;
+	}
+	ret = vm_add_memory(vm);
+	if (ret)
+		goto fail;
+	ret = kvm_supported_cpuid(&vm->kvm, &vm->cpuid);
+	if (ret)
+		goto fail;
+	ret = dev_debugcon_create(vm);
+	if (ret)
+		goto fail;
+	ret = dev_exit_create(vm);
+	if (ret)
+		goto fail;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		ret = err_set(-errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	vm->vcpus = calloc(opt->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		ret = err_set(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < opt->cpus; i++) {
+		ret = vcpu_create(vm, i, &vm->vcpus[i]);
+		if (ret)
+			goto fail;
+		vm->nr_vcpus++;
+	}
+	return 0;
+
+fail:
+	vm_destroy(vm);
+	return ret;
+}
+
+int vm_set_entry(struct vm *vm, const struct boot_entry *e)
+{
+	int ret;
+
+	vm->entry = *e;
+	if (e->mode != CPU_MODE_REAL) {
+		ret = boot_tables_write(&vm->mem, e->mode,
+					cpuid_has_gbpages(vm->cpuid));
+		if (ret)
+			return ret;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		ret = regs_setup(vm->vcpus[i].fd, e, i,
+				 boot_stack_top(&vm->mem, i));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+bool vm_is_stopping(struct vm *vm)
+{
+	return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+}
+
+void vm_stop(struct vm *vm, int status)
+{
+	uint64_t one = 1;
+
+	if (__atomic_exchange_n(&vm->stopping, 1, __ATOMIC_ACQ_REL))
+		return;
+	vm->status = status;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
+		/* Cannot fail for an eventfd short of overflow; the vCPUs are
+		 * stopping anyway. */
+	}
+}
+
+/* Waits for the VM to stop, turning SIGINT and SIGTERM into a stop. */
+static void vm_wait(struct vm *vm, int sig_fd)
+{
+	struct pollfd fds[2] = {
+		{ .fd = vm->stop_fd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+	};
+
+	while (!vm_is_stopping(vm)) {
+		struct signalfd_siginfo si;
+
+		if (poll(fds, 2, -1) < 0)
+			continue;
+		if ((fds[1].revents & POLLIN) &&
+		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
+			vm_stop(vm, VM_STATUS_SIGNAL + (int)si.ssi_signo);
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t stop_sigs, old;
+	pthread_attr_t attr;
+	int sig_fd, ret = 0;
+
+	ret = vcpu_kick_init();
+	if (ret)
+		return ret;
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGHUP);
+	/* vCPU threads inherit the mask: only the main thread sees these. */
+	pthread_sigmask(SIG_BLOCK, &stop_sigs, &old);
+	sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC);
+	if (sig_fd < 0) {
+		ret = err_set(-errno, "signalfd: %s", strerror(errno));
+		goto out_mask;
+	}
+
+	if (vm->opt.trace_io || vm->opt.trace_mmio)
+		trace_vm_start(stdout);
+	vm->start_ns = time_now_ns();
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		ret = pthread_create(&c->thread, &attr, vcpu_thread, c);
+		if (ret) {
+			ret = err_set(-ret, "cannot start vCPU thread %u: %s",
+				      i, strerror(ret));
+			vm_stop(vm, VM_STATUS_ERROR);
+			break;
+		}
+		/* A stop racing with this is caught by immediate_exit. */
+		__atomic_store_n(&c->thread_created, true, __ATOMIC_RELEASE);
+		if (vm_is_stopping(vm))
+			vcpu_kick(c);
+	}
+	pthread_attr_destroy(&attr);
+	vm_wait(vm, sig_fd);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].thread_created)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].thread_created = false;
+	}
+	fflush(stdout);
+	close(sig_fd);
+out_mask:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret ? ret : vm->status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = vm->nr_vcpus; i-- > 0;)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->stop_fd = -1;
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+	mem_destroy(&vm->mem);
+	kvm_close(&vm->kvm);
+}
+
+static void stats_range_line(FILE *f, const char *bus, const char *name,
+			     uint64_t base, uint64_t len, uint64_t count,
+			     uint64_t ns)
+{
+	char where[48];
+
+	if (len)
+		snprintf(where, sizeof(where), "0x%" PRIx64 "-0x%" PRIx64,
+			 base, base + len - 1);
+	else
+		snprintf(where, sizeof(where), "-");
+	fprintf(f, "%-5s %-26s %-12s %12" PRIu64 " %14.1f %10.0f\n", bus, where,
+		name, count, ns / 1000.0, count ? (double)ns / count : 0.0);
+}
+
+static void stats_bus(FILE *f, const struct bus *b)
+{
+	for (size_t i = 0; i < b->nr; i++) {
+		const struct bus_range *r = &b->ranges[i];
+
+		if (r->count)
+			stats_range_line(f, b->name, r->name, r->base, r->len,
+					 r->count, r->ns);
+	}
+	if (b->unassigned_count)
+		stats_range_line(f, b->name, "unassigned", 0, 0,
+				 b->unassigned_count, b->unassigned_ns);
+}
+
+void vm_print_stats(struct vm *vm, FILE *f)
+{
+	struct exit_stats total;
+	uint64_t all = 0, all_ns = 0;
+	struct rusage ru;
+
+	memset(&total, 0, sizeof(total));
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++) {
+			total.count[r] += vm->vcpus[i].stats.count[r];
+			total.ns[r] += vm->vcpus[i].stats.ns[r];
+		}
+	}
+	fprintf(f, "%-20s %12s %20s %10s\n", "exit reason", "count",
+		"time in minivmm (us)", "avg (ns)");
+	for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++) {
+		if (!total.count[r])
+			continue;
+		fprintf(f, "%-20s %12" PRIu64 " %20.1f %10.0f\n",
+			vcpu_exit_name(r), total.count[r], total.ns[r] / 1000.0,
+			(double)total.ns[r] / total.count[r]);
+		all += total.count[r];
+		all_ns += total.ns[r];
+	}
+	fprintf(f, "%-20s %12" PRIu64 " %20.1f\n", "total", all, all_ns / 1000.0);
+	fprintf(f, "\n%-5s %-26s %-12s %12s %14s %10s\n", "bus", "range",
+		"device", "count", "time (us)", "avg (ns)");
+	stats_bus(f, &vm->pio);
+	stats_bus(f, &vm->mmio);
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(f, "\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64 " KiB\n",
+		(time_now_ns() - vm->start_ns) / 1e6, ru.ru_maxrss,
+		mem_resident(&vm->mem) >> 10);
+}

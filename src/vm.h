@@ -1,0 +1,67 @@
+/* The VM object: owns the KVM fds, guest memory, the two buses, the vCPUs
+ * and the devices.  Created explicitly, run, stopped from any thread, and
+ * torn down in reverse order. */
+#ifndef MINIVMM_VM_H
+#define MINIVMM_VM_H
+
+#include "bus.h"
+#include "kvm.h"
+#include "mem.h"
+#include "vcpu.h"
+#include "x86/x86.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit statuses of a VM (besides the guest's own through port 0x501). */
+#define VM_STATUS_OK 0          /* halted, powered off, --max-exits reached */
+#define VM_STATUS_ERROR 1       /* minivmm or KVM failed */
+#define VM_STATUS_GUEST_FAULT 2 /* triple fault, emulation failure, ... */
+#define VM_STATUS_SIGNAL 128    /* + signal number, for SIGINT/SIGTERM */
+
+struct vm_options {
+	const char *kvm_path; /* NULL: /dev/kvm */
+	uint64_t mem_size;
+	unsigned cpus;
+	bool trace_io;
+	bool trace_mmio;
+	bool stats;
+	uint64_t max_exits; /* 0: no limit */
+};
+
+struct vm {
+	struct vm_options opt;
+	struct kvm kvm;
+	int fd;
+	struct vm_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct kvm_cpuid2 *cpuid; /* what KVM supports, per-vCPU copies made */
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+	struct boot_entry entry;
+
+	int stop_fd;       /* eventfd: readable once the VM is stopping */
+	int stopping;      /* atomic flag, set once */
+	int status;        /* exit status, valid once stopping */
+	unsigned halted;   /* atomic: vCPUs that have halted */
+	uint64_t exits;    /* atomic: exits so far, counted for --max-exits */
+	uint64_t start_ns; /* when vm_run started */
+};
+
+/* Opens KVM, maps memory, creates the vCPUs and the built-in devices. */
+int vm_create(struct vm *vm, const struct vm_options *opt);
+/* Sets every vCPU's registers for @e (after a loader filled it in). */
+int vm_set_entry(struct vm *vm, const struct boot_entry *e);
+/* Runs until the VM stops; returns its exit status. */
+int vm_run(struct vm *vm);
+/* From any thread: ends the VM with @status (the first call wins), kicks
+ * every vCPU out of KVM_RUN. */
+void vm_stop(struct vm *vm, int status);
+bool vm_is_stopping(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* The --stats table. */
+void vm_print_stats(struct vm *vm, FILE *f);
+
+#endif
