@@ -109,8 +109,7 @@ int vm_set_entry(struct vm *vm, const struct boot_entry *e)
 
 	vm->entry = *e;
 	if (e->mode != CPU_MODE_REAL) {
-		ret = boot_tables_write(&vm->mem, e->mode,
-					cpuid_has_gbpages(vm->cpuid));
+		ret = boot_tables_write(&vm->mem, e->mode);
 		if (ret)
 			return ret;
 	}

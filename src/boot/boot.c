@@ -77,6 +77,7 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 {
 	uint64_t stacks_len = (uint64_t)nr_vcpus * BOOT_STACK_SIZE;
 	uint64_t stacks = boot_stack_top(m, nr_vcpus - 1) - BOOT_STACK_SIZE;
+	uint64_t high, high_len;
 	uint64_t tables_end = mode == CPU_MODE_LONG
 				      ? BOOT_TABLES_END
 				      : BOOT_GDT_ADDR + BOOT_GDT_ENTRIES * 8;
@@ -92,6 +93,11 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps minivmm's boot tables at 0x%llx-0x%" PRIx64 ": load it elsewhere",
 			       what, gpa, gpa + len - 1, BOOT_GDT_ADDR,
 			       tables_end - 1);
+	boot_high_tables(m, &high, &high_len);
+	if (mode == CPU_MODE_LONG && ranges_overlap(gpa, len, high, high_len))
+		return err_set(-EINVAL,
+			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the page tables at the end of RAM: raise --mem or load it lower",
+			       what, gpa, gpa + len - 1);
 	if (ranges_overlap(gpa, len, stacks, stacks_len))
 		return err_set(-EINVAL,
 			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the vCPU stacks at 0x%" PRIx64 "-0x%" PRIx64 ": raise --mem or load it lower",

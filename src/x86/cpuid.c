@@ -8,17 +8,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-bool cpuid_has_gbpages(const struct kvm_cpuid2 *supported)
-{
-	for (unsigned i = 0; i < supported->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &supported->entries[i];
-
-		if (e->function == 0x80000001)
-			return e->edx & (1u << 26);
-	}
-	return false;
-}
-
 static unsigned order_base_2(unsigned n)
 {
 	unsigned bits = 0;

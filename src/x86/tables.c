@@ -17,11 +17,20 @@ static uint64_t gdt_flat(uint64_t access, uint64_t flags)
 	       (0xfull << 48);
 }
 
-int boot_tables_write(struct vm_mem *m, enum cpu_mode mode, bool gbpages)
+void boot_high_tables(const struct vm_mem *m, uint64_t *gpa, uint64_t *len)
+{
+	uint64_t end = mem_end(m);
+	uint64_t gib = end > MEM_HOLE_END ? (end - MEM_HOLE_END + (1ull << 30) - 1) >> 30 : 0;
+
+	*len = gib * 4096;
+	*gpa = end - *len;
+}
+
+int boot_tables_write(struct vm_mem *m, enum cpu_mode mode)
 {
 	uint64_t *gdt = mem_ptr(m, BOOT_GDT_ADDR, BOOT_GDT_ENTRIES * 8);
-	uint64_t *pml4, *pdpt, *pd;
-	uint64_t end = mem_end(m);
+	uint64_t *pml4, *pdpt, *pd, *high;
+	uint64_t end = mem_end(m), high_gpa, high_len;
 
 	if (!gdt)
 		return err_set(-ENOMEM, "guest memory too small for the GDT");
@@ -33,25 +42,30 @@ int boot_tables_write(struct vm_mem *m, enum cpu_mode mode, bool gbpages)
 	if (mode != CPU_MODE_LONG)
 		return 0;
 
+	boot_high_tables(m, &high_gpa, &high_len);
 	pml4 = mem_ptr(m, BOOT_PML4_ADDR, 4096);
 	pdpt = mem_ptr(m, BOOT_PDPT_ADDR, 4096);
 	pd = mem_ptr(m, BOOT_PD_ADDR, 4 * 4096);
-	if (!pml4 || !pdpt || !pd)
+	high = mem_ptr(m, high_gpa, high_len);
+	if (!pml4 || !pdpt || !pd || !high)
 		return err_set(-ENOMEM, "guest memory too small for page tables");
-	if (end > MEM_HOLE_END && !gbpages)
-		return err_set(-ENOTSUP,
-			       "long mode with more than 4 GiB needs 1 GiB pages, which this host's KVM does not offer; use --mem 3G or less");
 	if (end > (512ull << 30))
 		return err_set(-E2BIG, "long mode page tables cover at most 512 GiB");
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
 	pml4[0] = BOOT_PDPT_ADDR | PTE_P | PTE_RW;
+	/* 0-4 GiB, the MMIO hole included, in the four low PDs. */
 	for (uint64_t i = 0; i < 4; i++)
 		pdpt[i] = (BOOT_PD_ADDR + i * 4096) | PTE_P | PTE_RW;
 	for (uint64_t i = 0; i < 4 * 512; i++)
 		pd[i] = (i << 21) | PTE_P | PTE_RW | PTE_PS;
-	for (uint64_t i = 4; i < 512 && (i << 30) < end; i++)
-		pdpt[i] = (i << 30) | PTE_P | PTE_RW | PTE_PS;
+	/* RAM above 4 GiB: one PD per GiB, in the last pages of RAM. */
+	for (uint64_t g = 0; g < high_len / 4096; g++) {
+		pdpt[4 + g] = (high_gpa + g * 4096) | PTE_P | PTE_RW;
+		for (uint64_t i = 0; i < 512; i++)
+			high[g * 512 + i] = (MEM_HOLE_END + (g << 30) + (i << 21)) |
+					    PTE_P | PTE_RW | PTE_PS;
+	}
 	return 0;
 }
 

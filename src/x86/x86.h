@@ -41,9 +41,11 @@ const char *cpu_mode_name(enum cpu_mode mode);
 uint64_t boot_stack_top(const struct vm_mem *m, unsigned index);
 
 /* Writes the GDT, and for long mode the identity page tables, into guest
- * memory.  Long mode maps 0-4 GiB with 2 MiB pages and RAM above 4 GiB with
- * 1 GiB pages (@gbpages: CPUID says the guest may use them). */
-int boot_tables_write(struct vm_mem *m, enum cpu_mode mode, bool gbpages);
+ * memory.  Long mode maps 0-4 GiB and all RAM above with 2 MiB pages; the
+ * page directories for RAM above 4 GiB sit in its last pages. */
+int boot_tables_write(struct vm_mem *m, enum cpu_mode mode);
+/* Where those page directories for RAM above 4 GiB go (len 0: none). */
+void boot_high_tables(const struct vm_mem *m, uint64_t *gpa, uint64_t *len);
 
 /* Sets the registers of a fresh vCPU for @e. */
 int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
@@ -53,7 +55,5 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
  * a topology of @nr_vcpus cores in one socket. */
 int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported,
 		unsigned index, unsigned nr_vcpus);
-/* Whether the supported table offers 1 GiB pages. */
-bool cpuid_has_gbpages(const struct kvm_cpuid2 *supported);
 
 #endif

@@ -27,7 +27,7 @@ if [[ -z "$initrd" ]]; then
     "$HERE/mkinitrd.sh" "$initrd"
 fi
 case "$machine" in
-    microvm) mach="-M microvm,rtc=off -bios /usr/share/qemu/qboot.rom" ;;
+    microvm) mach="-M microvm,rtc=on -bios /usr/share/qemu/qboot.rom" ;;
     q35) mach="-M q35" ;;
     *) echo "qemu-in-vmhost: unknown machine $machine" >&2; exit 2 ;;
 esac

@@ -15,7 +15,7 @@ MODULES="irqbypass ccp kvm kvm-amd"   # load order
 
 # /init of the vmhost initramfs. @MODULES@ is substituted.
 INIT='#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb VMHOST=1
 mount -t proc proc /proc; mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
 mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts
