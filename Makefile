@@ -12,37 +12,51 @@ BUILD ?= build
 SAN_FLAGS :=
 endif
 
+# `make V=1` shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP $(SAN_FLAGS)
 LDFLAGS += -pthread $(SAN_FLAGS)
 
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+LIB_SRCS := $(filter-out src/main.c $(LIB_EXCLUDE),$(wildcard src/*.c src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit guests test-guests test-negative run bench fuzz format check-format clean
+.PHONY: all check test test-build unit guests test-guests test-negative run bench fuzz format check-format clean
 
 all: $(BUILD)/minivmm
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/minivmm: $(BUILD)/src/main.o $(BUILD)/libminivmm.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 # Unit tests (cmocka).
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) -lcmocka
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
+
+# Everything the suites need, built for this variant.
+test-build: $(BUILD)/minivmm $(UNIT_BINS) guests
 
 # Guest programs for the guest tests, built with the host's binutils.
 include tests/guests/guests.mk
@@ -53,8 +67,12 @@ test-guests: $(BUILD)/minivmm guests
 test-negative: $(BUILD)/minivmm guests
 	@tests/negative.sh $(BUILD)/minivmm $(BUILD)/guests
 
-test: all
+test: test-build
 	@tests/run-all.sh $(BUILD)
+
+# Everything CI runs: all variants, format, fuzz smoke.
+check:
+	@tests/check.sh
 
 # The seed's own guest, built with the seed's own recipe.
 $(BUILD)/seed/vm.bin: examples/seed/vm.S

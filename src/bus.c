@@ -45,8 +45,10 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, const char *name,
 	size_t i;
 
 	if (!len || !fn || __builtin_add_overflow(base, len - 1, &last))
-		return err_set(-EINVAL, "%s: invalid range 0x%" PRIx64 "+0x%" PRIx64
-				       " for %s", b->name, base, len, name);
+		return err_set(-EINVAL,
+			       "%s: invalid range 0x%" PRIx64 "+0x%" PRIx64
+			       " for %s",
+			       b->name, base, len, name);
 	i = bus_lower_bound(b, base);
 	if (i < b->nr && b->ranges[i].base <= last) {
 		const struct bus_range *r = &b->ranges[i];
@@ -69,7 +71,11 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, const char *name,
 	memmove(&b->ranges[i + 1], &b->ranges[i],
 		(b->nr - i) * sizeof(b->ranges[0]));
 	b->ranges[i] = (struct bus_range){
-		.base = base, .len = len, .name = name, .fn = fn, .opaque = opaque,
+		.base = base,
+		.len = len,
+		.name = name,
+		.fn = fn,
+		.opaque = opaque,
 	};
 	b->nr++;
 	return 0;
@@ -98,17 +104,20 @@ static void bus_log_unassigned(struct bus *b, uint64_t addr, uint32_t len,
 	if (b->quiet || !ratelimit_allow(&b->rl, &dropped))
 		return;
 	if (dropped)
-		fprintf(stderr, "minivmm: %s: %lu more unassigned accesses not shown\n",
+		fprintf(stderr,
+			"minivmm: %s: %lu more unassigned accesses not shown\n",
 			b->name, dropped);
 	if (is_write) {
 		memcpy(&val, data, len < sizeof(val) ? len : sizeof(val));
 		fprintf(stderr,
 			"minivmm: %s: write of %u bytes to unassigned 0x%" PRIx64
-			" (value 0x%" PRIx64 ")\n", b->name, len, addr, val);
+			" (value 0x%" PRIx64 ")\n",
+			b->name, len, addr, val);
 	} else {
 		fprintf(stderr,
 			"minivmm: %s: read of %u bytes from unassigned 0x%" PRIx64
-			" (all ones)\n", b->name, len, addr);
+			" (all ones)\n",
+			b->name, len, addr);
 	}
 }
 
@@ -123,8 +132,10 @@ int bus_dispatch(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 			memset(data, 0xff, len);
 		bus_log_unassigned(b, addr, len, is_write, data);
 		if (b->stats) {
-			__atomic_add_fetch(&b->unassigned_count, 1, __ATOMIC_RELAXED);
-			__atomic_add_fetch(&b->unassigned_ns, time_now_ns() - t0,
+			__atomic_add_fetch(&b->unassigned_count, 1,
+					   __ATOMIC_RELAXED);
+			__atomic_add_fetch(&b->unassigned_ns,
+					   time_now_ns() - t0,
 					   __ATOMIC_RELAXED);
 		}
 		return -ENOENT;
@@ -132,7 +143,8 @@ int bus_dispatch(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 	r->fn(r->opaque, addr - r->base, data, len, is_write);
 	if (b->stats) {
 		__atomic_add_fetch(&r->count, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&r->ns, time_now_ns() - t0, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->ns, time_now_ns() - t0,
+				   __ATOMIC_RELAXED);
 	}
 	return 0;
 }

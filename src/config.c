@@ -115,20 +115,20 @@ enum {
 };
 
 static const struct option config_options[] = {
-	{ "raw", required_argument, NULL, OPT_RAW },
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "load-addr", required_argument, NULL, OPT_LOAD_ADDR },
-	{ "entry", required_argument, NULL, OPT_ENTRY },
-	{ "mem", required_argument, NULL, OPT_MEM },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "trace-io", no_argument, NULL, OPT_TRACE_IO },
-	{ "trace-mmio", no_argument, NULL, OPT_TRACE_MMIO },
-	{ "max-exits", required_argument, NULL, OPT_MAX_EXITS },
-	{ "stats", no_argument, NULL, OPT_STATS },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+	{"raw", required_argument, NULL, OPT_RAW},
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
+	{"entry", required_argument, NULL, OPT_ENTRY},
+	{"mem", required_argument, NULL, OPT_MEM},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"trace-io", no_argument, NULL, OPT_TRACE_IO},
+	{"trace-mmio", no_argument, NULL, OPT_TRACE_MMIO},
+	{"max-exits", required_argument, NULL, OPT_MAX_EXITS},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
 };
 
 static int config_option(struct config *c, int opt, const char *arg)
@@ -139,8 +139,9 @@ static int config_option(struct config *c, int opt, const char *arg)
 	case OPT_RAW:
 	case OPT_KERNEL:
 		if (c->boot.raw_path || c->boot.kernel_path)
-			return err_set(-EINVAL,
-				       "give one guest image: --raw FILE or --kernel FILE");
+			return err_set(
+				-EINVAL,
+				"give one guest image: --raw FILE or --kernel FILE");
 		if (!*arg)
 			return err_set(-EINVAL, "empty file name");
 		if (opt == OPT_RAW)
@@ -156,42 +157,55 @@ static int config_option(struct config *c, int opt, const char *arg)
 		else if (!strcmp(arg, "long"))
 			c->boot.mode = CPU_MODE_LONG;
 		else
-			return err_set(-EINVAL,
-				       "--mode '%s': expected real, protected or long", arg);
+			return err_set(
+				-EINVAL,
+				"--mode '%s': expected real, protected or long",
+				arg);
 		c->mode_set = true;
 		return 0;
 	case OPT_LOAD_ADDR:
 		if (parse_u64(arg, &c->boot.load_addr))
-			return err_set(-EINVAL,
-				       "--load-addr '%s': expected an address such as 0x10000", arg);
+			return err_set(
+				-EINVAL,
+				"--load-addr '%s': expected an address such as 0x10000",
+				arg);
 		c->load_addr_set = true;
 		return 0;
 	case OPT_ENTRY:
 		if (parse_u64(arg, &c->boot.entry))
-			return err_set(-EINVAL,
-				       "--entry '%s': expected an address such as 0x10000", arg);
+			return err_set(
+				-EINVAL,
+				"--entry '%s': expected an address such as 0x10000",
+				arg);
 		c->boot.entry_set = true;
 		return 0;
 	case OPT_MEM:
 		if (parse_size(arg, &v) || v == 0)
-			return err_set(-EINVAL,
-				       "--mem '%s': expected a size such as 256M or 2G", arg);
+			return err_set(
+				-EINVAL,
+				"--mem '%s': expected a size such as 256M or 2G",
+				arg);
 		if (v < MEM_MIN_SIZE || v % 4096)
-			return err_set(-EINVAL,
-				       "--mem '%s': guest memory must be at least 1M and a multiple of 4K", arg);
+			return err_set(
+				-EINVAL,
+				"--mem '%s': guest memory must be at least 1M and a multiple of 4K",
+				arg);
 		c->vm.mem_size = v;
 		return 0;
 	case OPT_CPUS:
 		if (parse_u64(arg, &v) || v < 1 || v > CONFIG_MAX_CPUS)
-			return err_set(-EINVAL,
-				       "--cpus '%s': expected a number of vCPUs from 1 to %d",
-				       arg, CONFIG_MAX_CPUS);
+			return err_set(
+				-EINVAL,
+				"--cpus '%s': expected a number of vCPUs from 1 to %d",
+				arg, CONFIG_MAX_CPUS);
 		c->vm.cpus = (unsigned)v;
 		return 0;
 	case OPT_MAX_EXITS:
 		if (parse_u64(arg, &v) || v == 0)
-			return err_set(-EINVAL,
-				       "--max-exits '%s': expected a positive number", arg);
+			return err_set(
+				-EINVAL,
+				"--max-exits '%s': expected a positive number",
+				arg);
 		c->vm.max_exits = v;
 		return 0;
 	case OPT_TRACE_IO:
@@ -223,8 +237,9 @@ int config_parse(struct config *c, int argc, char **argv)
 
 	config_defaults(c);
 	if (argc < 2)
-		return err_set(-EINVAL,
-			       "no command: try 'minivmm run --raw FILE' or 'minivmm --help'");
+		return err_set(
+			-EINVAL,
+			"no command: try 'minivmm run --raw FILE' or 'minivmm --help'");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		c->command = CONFIG_HELP;
@@ -235,24 +250,27 @@ int config_parse(struct config *c, int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "run"))
-		return err_set(-EINVAL,
-			       "unknown command '%s': try 'minivmm run --raw FILE' or 'minivmm --help'",
-			       argv[1]);
+		return err_set(
+			-EINVAL,
+			"unknown command '%s': try 'minivmm run --raw FILE' or 'minivmm --help'",
+			argv[1]);
 
 	/* getopt keeps global state: reset it so tests can parse again. */
 	optind = 0;
 	opterr = 0;
 	argc--;
 	argv++;
-	while ((opt = getopt_long(argc, argv, ":hV", config_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hV", config_options, NULL)) !=
+	       -1) {
 		if (opt == 'h' || opt == 'V') {
 			c->command = opt == 'h' ? CONFIG_HELP : CONFIG_VERSION;
 			return 0;
 		}
 		if (opt == '?')
-			return err_set(-EINVAL,
-				       "unknown option '%s': see 'minivmm --help'",
-				       argv[optind - 1]);
+			return err_set(
+				-EINVAL,
+				"unknown option '%s': see 'minivmm --help'",
+				argv[optind - 1]);
 		if (opt == ':')
 			return err_set(-EINVAL, "option '%s' needs a value",
 				       argv[optind - 1]);
@@ -265,11 +283,13 @@ int config_parse(struct config *c, int argc, char **argv)
 			       "unexpected argument '%s': see 'minivmm --help'",
 			       argv[optind]);
 	if (!c->boot.raw_path && !c->boot.kernel_path)
-		return err_set(-EINVAL,
-			       "no guest image: give --raw FILE or --kernel FILE");
+		return err_set(
+			-EINVAL,
+			"no guest image: give --raw FILE or --kernel FILE");
 	if (c->boot.kernel_path &&
 	    (c->mode_set || c->load_addr_set || c->boot.entry_set))
-		return err_set(-EINVAL,
-			       "--mode, --load-addr and --entry apply to --raw images only; an ELF says its own");
+		return err_set(
+			-EINVAL,
+			"--mode, --load-addr and --entry apply to --raw images only; an ELF says its own");
 	return 0;
 }

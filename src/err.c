@@ -51,7 +51,8 @@ bool ratelimit_allow(struct ratelimit *rl, unsigned long *suppressed)
 	}
 	if (now - rl->last_ns >= 1000000000ull) {
 		rl->last_ns = now;
-		rl->tokens = rl->tokens < rl->burst ? rl->tokens + 1 : rl->burst;
+		rl->tokens = rl->tokens < rl->burst ? rl->tokens + 1
+						    : rl->burst;
 	}
 	*suppressed = 0;
 	if (rl->tokens) {

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Records the message (thread-local) and returns @err, which is -errno. */
-int err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int err_set(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The last message recorded on this thread, "" if none. */
 const char *err_msg(void);
 void err_clear(void);

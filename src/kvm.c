@@ -16,10 +16,10 @@ static const struct {
 	long cap;
 	const char *name;
 } kvm_required_caps[] = {
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+	{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
 };
 
 int kvm_open(struct kvm *k, const char *path)
@@ -31,27 +31,34 @@ int kvm_open(struct kvm *k, const char *path)
 	if (k->fd < 0) {
 		ret = -errno;
 		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
-			return err_set(ret,
-				       "%s not found: load the kvm module (modprobe kvm-intel or kvm-amd) and enable virtualization in the firmware",
-				       path);
+			return err_set(
+				ret,
+				"%s not found: load the kvm module (modprobe kvm-intel or kvm-amd) and enable virtualization in the firmware",
+				path);
 		if (errno == EACCES || errno == EPERM)
-			return err_set(ret,
-				       "no permission to open %s: add your user to the 'kvm' group or run as root",
-				       path);
-		return err_set(ret, "cannot open %s: %s", path, strerror(errno));
+			return err_set(
+				ret,
+				"no permission to open %s: add your user to the 'kvm' group or run as root",
+				path);
+		return err_set(ret, "cannot open %s: %s", path,
+			       strerror(errno));
 	}
 	version = ioctl(k->fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
-		ret = err_set(-EINVAL,
-			      "%s speaks KVM API version %d, minivmm needs %d: use a newer kernel",
-			      path, version, KVM_API_VERSION);
+		ret = err_set(
+			-EINVAL,
+			"%s speaks KVM API version %d, minivmm needs %d: use a newer kernel",
+			path, version, KVM_API_VERSION);
 		goto out_close;
 	}
-	for (size_t i = 0; i < sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]); i++) {
+	for (size_t i = 0;
+	     i < sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]);
+	     i++) {
 		if (kvm_check_cap(k, kvm_required_caps[i].cap) <= 0) {
-			ret = err_set(-ENOTSUP,
-				      "this host's KVM lacks %s, which minivmm needs: use a newer kernel",
-				      kvm_required_caps[i].name);
+			ret = err_set(
+				-ENOTSUP,
+				"this host's KVM lacks %s, which minivmm needs: use a newer kernel",
+				kvm_required_caps[i].name);
 			goto out_close;
 		}
 	}
@@ -96,7 +103,8 @@ int kvm_create_vm(const struct kvm *k)
 		fd = ioctl(k->fd, KVM_CREATE_VM, 0);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		return err_set(-errno, "KVM_CREATE_VM failed: %s", strerror(errno));
+		return err_set(-errno, "KVM_CREATE_VM failed: %s",
+			       strerror(errno));
 	return fd;
 }
 
@@ -111,10 +119,11 @@ int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
 	};
 
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return err_set(-errno,
-			       "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at 0x%llx) failed: %s; try a smaller --mem",
-			       slot, (unsigned long long)(size >> 20),
-			       (unsigned long long)gpa, strerror(errno));
+		return err_set(
+			-errno,
+			"KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at 0x%llx) failed: %s; try a smaller --mem",
+			slot, (unsigned long long)(size >> 20),
+			(unsigned long long)gpa, strerror(errno));
 	return 0;
 }
 
@@ -157,7 +166,8 @@ int kvm_supported_cpuid(const struct kvm *k, struct kvm_cpuid2 **out)
 		}
 		free(c);
 		if (errno != E2BIG)
-			return err_set(-errno, "KVM_GET_SUPPORTED_CPUID failed: %s",
+			return err_set(-errno,
+				       "KVM_GET_SUPPORTED_CPUID failed: %s",
 				       strerror(errno));
 	}
 	return err_set(-E2BIG, "KVM_GET_SUPPORTED_CPUID: table too large");

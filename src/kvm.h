@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 struct kvm {
-	int fd;             /* /dev/kvm */
+	int fd;		    /* /dev/kvm */
 	int vcpu_mmap_size; /* size of the kvm_run mapping of each vCPU */
-	int max_vcpus;      /* KVM_CAP_MAX_VCPUS */
+	int max_vcpus;	    /* KVM_CAP_MAX_VCPUS */
 };
 
 /* Opens @path (normally /dev/kvm), requires API version 12 and the

@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* For tests and unusual hosts: another KVM device node. */
+	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	if (vm_create(&vm, &cfg.vm))
 		goto fail;
 	if (boot_load(&vm.mem, vm.nr_vcpus, &cfg.boot, &entry) ||

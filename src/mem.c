@@ -13,11 +13,15 @@ int mem_layout(struct vm_mem *m, uint64_t size, uint8_t *host)
 {
 	memset(m, 0, sizeof(*m));
 	if (size < MEM_MIN_SIZE || size % 4096)
-		return err_set(-EINVAL,
-			       "guest memory must be a multiple of 4 KiB and at least 1 MiB");
+		return err_set(
+			-EINVAL,
+			"guest memory must be a multiple of 4 KiB and at least 1 MiB");
 	/* Keep the end below 2^46 so page tables and KVM slots stay simple. */
 	if (size > (1ull << 46) - MEM_HOLE_END)
-		return err_set(-E2BIG, "guest memory is too large");
+		return err_set(
+			-E2BIG,
+			"guest memory of %llu GiB is more than minivmm supports (64 TiB)",
+			(unsigned long long)(size >> 30));
 	m->host = host;
 	m->size = size;
 	m->regions[0].gpa = 0;
@@ -47,16 +51,18 @@ int mem_init(struct vm_mem *m, uint64_t size)
 	if (ret)
 		return ret;
 	if (pages > 0 && page_size > 0 && size > host_ram)
-		return err_set(-ENOMEM,
-			       "--mem %llu MiB is more than this host's %llu MiB of RAM; choose a smaller --mem",
-			       (unsigned long long)(size >> 20),
-			       (unsigned long long)(host_ram >> 20));
+		return err_set(
+			-ENOMEM,
+			"--mem %llu MiB is more than this host's %llu MiB of RAM; choose a smaller --mem",
+			(unsigned long long)(size >> 20),
+			(unsigned long long)(host_ram >> 20));
 	host = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (host == MAP_FAILED)
-		return err_set(-errno,
-			       "cannot map %llu MiB of guest memory: %s; choose a smaller --mem",
-			       (unsigned long long)(size >> 20), strerror(errno));
+		return err_set(
+			-errno,
+			"cannot map %llu MiB of guest memory: %s; choose a smaller --mem",
+			(unsigned long long)(size >> 20), strerror(errno));
 	madvise(host, size, MADV_DONTDUMP);
 	return mem_layout(m, size, host);
 }

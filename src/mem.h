@@ -9,7 +9,7 @@
 
 #define MEM_MIN_SIZE (1ull << 20)
 #define MEM_HOLE_START 0xC0000000ull /* 3 GiB: start of the MMIO hole */
-#define MEM_HOLE_END 0x100000000ull /* 4 GiB */
+#define MEM_HOLE_END 0x100000000ull  /* 4 GiB */
 #define MEM_MAX_REGIONS 2
 
 struct mem_region {

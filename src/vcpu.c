@@ -125,14 +125,14 @@ void vcpu_dump(struct vcpu *c, FILE *f)
 		fprintf(f, "  (registers unavailable: %s)\n", strerror(errno));
 		return;
 	}
-	fprintf(f, "  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n",
-		r.rax, r.rbx, r.rcx, r.rdx);
-	fprintf(f, "  rsi=%016llx rdi=%016llx rbp=%016llx rsp=%016llx\n",
-		r.rsi, r.rdi, r.rbp, r.rsp);
-	fprintf(f, "  r8 =%016llx r9 =%016llx r10=%016llx r11=%016llx\n",
-		r.r8, r.r9, r.r10, r.r11);
-	fprintf(f, "  r12=%016llx r13=%016llx r14=%016llx r15=%016llx\n",
-		r.r12, r.r13, r.r14, r.r15);
+	fprintf(f, "  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n", r.rax,
+		r.rbx, r.rcx, r.rdx);
+	fprintf(f, "  rsi=%016llx rdi=%016llx rbp=%016llx rsp=%016llx\n", r.rsi,
+		r.rdi, r.rbp, r.rsp);
+	fprintf(f, "  r8 =%016llx r9 =%016llx r10=%016llx r11=%016llx\n", r.r8,
+		r.r9, r.r10, r.r11);
+	fprintf(f, "  r12=%016llx r13=%016llx r14=%016llx r15=%016llx\n", r.r12,
+		r.r13, r.r14, r.r15);
 	fprintf(f, "  rip=%016llx rflags=%016llx\n", r.rip, r.rflags);
 	seg_dump(f, "cs", &s.cs);
 	seg_dump(f, "ds", &s.ds);
@@ -142,21 +142,21 @@ void vcpu_dump(struct vcpu *c, FILE *f)
 	seg_dump(f, "ss", &s.ss);
 	seg_dump(f, "tr", &s.tr);
 	seg_dump(f, "ldt", &s.ldt);
-	fprintf(f, "  gdt base=%016llx limit=%04x  idt base=%016llx limit=%04x\n",
+	fprintf(f,
+		"  gdt base=%016llx limit=%04x  idt base=%016llx limit=%04x\n",
 		s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
-	fprintf(f, "  cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx\n",
-		s.cr0, s.cr2, s.cr3, s.cr4);
+	fprintf(f, "  cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx\n", s.cr0,
+		s.cr2, s.cr3, s.cr4);
 	fprintf(f, "  cr8=%016llx efer=%016llx apic_base=%016llx\n", s.cr8,
 		s.efer, s.apic_base);
 }
 
 /* Ends the VM because of this vCPU: prints why and its registers. */
-static enum vcpu_action vcpu_fatal(struct vcpu *c, int status,
-				   const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static enum vcpu_action vcpu_fatal(struct vcpu *c, int status, const char *fmt,
+				   ...) __attribute__((format(printf, 3, 4)));
 
-static enum vcpu_action vcpu_fatal(struct vcpu *c, int status,
-				   const char *fmt, ...)
+static enum vcpu_action vcpu_fatal(struct vcpu *c, int status, const char *fmt,
+				   ...)
 {
 	va_list ap;
 
@@ -189,7 +189,8 @@ static enum vcpu_action vcpu_handle_io(struct vcpu *c)
 
 		bus_dispatch(&vm->pio, run->io.port, p, run->io.size, is_write);
 		if (vm->opt.trace_io)
-			trace_pio(stdout, run->io.port, is_write, p, run->io.size);
+			trace_pio(stdout, run->io.port, is_write, p,
+				  run->io.size);
 	}
 	return VCPU_CONTINUE;
 }
@@ -229,7 +230,8 @@ static enum vcpu_action vcpu_handle_system_event(struct vcpu *c)
 		vm_stop(c->vm, VM_STATUS_OK);
 		return VCPU_STOP;
 	case KVM_SYSTEM_EVENT_CRASH:
-		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT, "guest crashed (KVM_SYSTEM_EVENT_CRASH)");
+		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
+				  "guest crashed (KVM_SYSTEM_EVENT_CRASH)");
 	default:
 		return vcpu_fatal(c, VM_STATUS_ERROR, "unknown system event %u",
 				  c->run->system_event.type);
@@ -244,17 +246,20 @@ static enum vcpu_action vcpu_handle_internal_error(struct vcpu *c)
 	uint32_t ndata = run->internal.ndata;
 
 	if (ndata > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
-		ndata = sizeof(run->internal.data) / sizeof(run->internal.data[0]);
+		ndata = sizeof(run->internal.data) /
+			sizeof(run->internal.data[0]);
 	for (uint32_t i = 0; i < ndata && n < sizeof(extra) - 20; i++)
-		n += (size_t)snprintf(extra + n, sizeof(extra) - n, " %llx",
-				      (unsigned long long)run->internal.data[i]);
-	return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
-			  "KVM internal error %u%s (KVM_EXIT_INTERNAL_ERROR)%s%s",
-			  run->internal.suberror,
-			  run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
-				  ? ": emulation failure"
-				  : "",
-			  ndata ? ", data:" : "", extra);
+		n += (size_t)snprintf(
+			extra + n, sizeof(extra) - n, " %llx",
+			(unsigned long long)run->internal.data[i]);
+	return vcpu_fatal(
+		c, VM_STATUS_GUEST_FAULT,
+		"KVM internal error %u%s (KVM_EXIT_INTERNAL_ERROR)%s%s",
+		run->internal.suberror,
+		run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+			? ": emulation failure"
+			: "",
+		ndata ? ", data:" : "", extra);
 }
 
 static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
@@ -276,10 +281,11 @@ static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
 	case KVM_EXIT_INTERNAL_ERROR:
 		return vcpu_handle_internal_error(c);
 	case KVM_EXIT_FAIL_ENTRY:
-		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
-				  "KVM could not enter the guest, hardware reason 0x%llx (KVM_EXIT_FAIL_ENTRY)",
-				  (unsigned long long)run->fail_entry
-					  .hardware_entry_failure_reason);
+		return vcpu_fatal(
+			c, VM_STATUS_GUEST_FAULT,
+			"KVM could not enter the guest, hardware reason 0x%llx (KVM_EXIT_FAIL_ENTRY)",
+			(unsigned long long)
+				run->fail_entry.hardware_entry_failure_reason);
 	case KVM_EXIT_DEBUG:
 		fprintf(stderr,
 			"minivmm: vcpu %u: debug exit: exception %u at rip 0x%llx, dr6 0x%llx, dr7 0x%llx\n",
@@ -292,7 +298,8 @@ static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
 		return VCPU_CONTINUE;
 	default:
 		return vcpu_fatal(c, VM_STATUS_ERROR,
-				  "unhandled exit reason %u (%s)", run->exit_reason,
+				  "unhandled exit reason %u (%s)",
+				  run->exit_reason,
 				  vcpu_exit_name(run->exit_reason));
 	}
 }

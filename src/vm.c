@@ -146,8 +146,8 @@ void vm_stop(struct vm *vm, int status)
 static void vm_wait(struct vm *vm, int sig_fd)
 {
 	struct pollfd fds[2] = {
-		{ .fd = vm->stop_fd, .events = POLLIN },
-		{ .fd = sig_fd, .events = POLLIN },
+		{.fd = vm->stop_fd, .events = POLLIN},
+		{.fd = sig_fd, .events = POLLIN},
 	};
 
 	while (!vm_is_stopping(vm)) {
@@ -244,8 +244,8 @@ static void stats_range_line(FILE *f, const char *bus, const char *name,
 	char where[48];
 
 	if (len)
-		snprintf(where, sizeof(where), "0x%" PRIx64 "-0x%" PRIx64,
-			 base, base + len - 1);
+		snprintf(where, sizeof(where), "0x%" PRIx64 "-0x%" PRIx64, base,
+			 base + len - 1);
 	else
 		snprintf(where, sizeof(where), "-");
 	fprintf(f, "%-5s %-26s %-12s %12" PRIu64 " %14.1f %10.0f\n", bus, where,
@@ -290,13 +290,16 @@ void vm_print_stats(struct vm *vm, FILE *f)
 		all += total.count[r];
 		all_ns += total.ns[r];
 	}
-	fprintf(f, "%-20s %12" PRIu64 " %20.1f\n", "total", all, all_ns / 1000.0);
+	fprintf(f, "%-20s %12" PRIu64 " %20.1f\n", "total", all,
+		all_ns / 1000.0);
 	fprintf(f, "\n%-5s %-26s %-12s %12s %14s %10s\n", "bus", "range",
 		"device", "count", "time (us)", "avg (ns)");
 	stats_bus(f, &vm->pio);
 	stats_bus(f, &vm->mmio);
 	getrusage(RUSAGE_SELF, &ru);
-	fprintf(f, "\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64 " KiB\n",
+	fprintf(f,
+		"\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
+		" KiB\n",
 		(time_now_ns() - vm->start_ns) / 1e6, ru.ru_maxrss,
 		mem_resident(&vm->mem) >> 10);
 }

@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 /* Exit statuses of a VM (besides the guest's own through port 0x501). */
-#define VM_STATUS_OK 0          /* halted, powered off, --max-exits reached */
-#define VM_STATUS_ERROR 1       /* minivmm or KVM failed */
+#define VM_STATUS_OK 0		/* halted, powered off, --max-exits reached */
+#define VM_STATUS_ERROR 1	/* minivmm or KVM failed */
 #define VM_STATUS_GUEST_FAULT 2 /* triple fault, emulation failure, ... */
-#define VM_STATUS_SIGNAL 128    /* + signal number, for SIGINT/SIGTERM */
+#define VM_STATUS_SIGNAL 128	/* + signal number, for SIGINT/SIGTERM */
 
 struct vm_options {
 	const char *kvm_path; /* NULL: /dev/kvm */
@@ -42,11 +42,11 @@ struct vm {
 	unsigned nr_vcpus;
 	struct boot_entry entry;
 
-	int stop_fd;       /* eventfd: readable once the VM is stopping */
-	int stopping;      /* atomic flag, set once */
-	int status;        /* exit status, valid once stopping */
+	int stop_fd;	   /* eventfd: readable once the VM is stopping */
+	int stopping;	   /* atomic flag, set once */
+	int status;	   /* exit status, valid once stopping */
 	unsigned halted;   /* atomic: vCPUs that have halted */
-	uint64_t exits;    /* atomic: exits so far, counted for --max-exits */
+	uint64_t exits;	   /* atomic: exits so far, counted for --max-exits */
 	uint64_t start_ns; /* when vm_run started */
 };
 

@@ -33,9 +33,11 @@ int boot_read_file(const char *path, uint64_t max, uint8_t **buf, size_t *len)
 		goto out_close;
 	}
 	if ((uint64_t)st.st_size > max) {
-		ret = err_set(-EFBIG,
-			      "%s (%lld bytes) is larger than guest memory (%" PRIu64 " bytes): raise --mem",
-			      path, (long long)st.st_size, max);
+		ret = err_set(
+			-EFBIG,
+			"%s (%lld bytes) is larger than guest memory (%" PRIu64
+			" bytes): raise --mem",
+			path, (long long)st.st_size, max);
 		goto out_close;
 	}
 	data = malloc((size_t)st.st_size);
@@ -65,8 +67,7 @@ out_close:
 	return ret;
 }
 
-static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
-			   uint64_t blen)
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return alen && blen && a < b + blen && b < a + alen;
 }
@@ -85,22 +86,30 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 	if (mode == CPU_MODE_REAL)
 		return 0;
 	if (stacks_len > m->regions[0].size - BOOT_TABLES_END)
-		return err_set(-ENOMEM,
-			       "%u vCPU stacks of %llu KiB do not fit in guest memory: raise --mem",
-			       nr_vcpus, BOOT_STACK_SIZE >> 10);
+		return err_set(
+			-ENOMEM,
+			"%u vCPU stacks of %llu KiB do not fit in guest memory: raise --mem",
+			nr_vcpus, BOOT_STACK_SIZE >> 10);
 	if (ranges_overlap(gpa, len, BOOT_GDT_ADDR, tables_end - BOOT_GDT_ADDR))
-		return err_set(-EINVAL,
-			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps minivmm's boot tables at 0x%llx-0x%" PRIx64 ": load it elsewhere",
-			       what, gpa, gpa + len - 1, BOOT_GDT_ADDR,
-			       tables_end - 1);
+		return err_set(
+			-EINVAL,
+			"%s at 0x%" PRIx64 "-0x%" PRIx64
+			" overlaps minivmm's boot tables at 0x%llx-0x%" PRIx64
+			": load it elsewhere",
+			what, gpa, gpa + len - 1, BOOT_GDT_ADDR,
+			tables_end - 1);
 	boot_high_tables(m, &high, &high_len);
 	if (mode == CPU_MODE_LONG && ranges_overlap(gpa, len, high, high_len))
-		return err_set(-EINVAL,
-			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the page tables at the end of RAM: raise --mem or load it lower",
-			       what, gpa, gpa + len - 1);
+		return err_set(
+			-EINVAL,
+			"%s at 0x%" PRIx64 "-0x%" PRIx64
+			" overlaps the page tables at the end of RAM: raise --mem or load it lower",
+			what, gpa, gpa + len - 1);
 	if (ranges_overlap(gpa, len, stacks, stacks_len))
 		return err_set(-EINVAL,
-			       "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the vCPU stacks at 0x%" PRIx64 "-0x%" PRIx64 ": raise --mem or load it lower",
+			       "%s at 0x%" PRIx64 "-0x%" PRIx64
+			       " overlaps the vCPU stacks at 0x%" PRIx64
+			       "-0x%" PRIx64 ": raise --mem or load it lower",
 			       what, gpa, gpa + len - 1, stacks,
 			       stacks + stacks_len - 1);
 	return 0;
@@ -129,13 +138,15 @@ int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
 	} else if (elf_probe(buf, len)) {
 		ret = elf_load(m, nr_vcpus, buf, len, e);
 	} else if (bzimage_probe(buf, len)) {
-		ret = err_set(-ENOTSUP,
-			      "%s is a Linux bzImage, which this minivmm cannot boot yet",
-			      path);
+		ret = err_set(
+			-ENOTSUP,
+			"%s is a Linux bzImage, which this minivmm cannot boot yet",
+			path);
 	} else {
-		ret = err_set(-ENOEXEC,
-			      "%s is neither an ELF executable nor a Linux kernel: use --raw for a flat binary",
-			      path);
+		ret = err_set(
+			-ENOEXEC,
+			"%s is neither an ELF executable nor a Linux kernel: use --raw for a flat binary",
+			path);
 	}
 	free(buf);
 	if (ret && err_msg()[0] && !strstr(err_msg(), path)) {

@@ -13,11 +13,11 @@
 #define RAW_DEFAULT_LOAD_ADDR 0x10000ull
 
 struct boot_options {
-	const char *raw_path;    /* --raw */
+	const char *raw_path;	 /* --raw */
 	const char *kernel_path; /* --kernel */
-	enum cpu_mode mode;      /* --mode, raw images only */
-	uint64_t load_addr;      /* --load-addr, raw images only */
-	uint64_t entry;          /* --entry, raw images only */
+	enum cpu_mode mode;	 /* --mode, raw images only */
+	uint64_t load_addr;	 /* --load-addr, raw images only */
+	uint64_t entry;		 /* --entry, raw images only */
 	bool entry_set;
 };
 
@@ -36,8 +36,8 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 
 /* A flat binary at @load_addr, entered at @entry in @mode. */
 int raw_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
-	     size_t len, uint64_t load_addr, uint64_t entry,
-	     enum cpu_mode mode, struct boot_entry *e);
+	     size_t len, uint64_t load_addr, uint64_t entry, enum cpu_mode mode,
+	     struct boot_entry *e);
 
 bool elf_probe(const uint8_t *buf, size_t len);
 /* An ELF executable: PT_LOAD segments at their physical addresses; ELF32 is

@@ -50,9 +50,13 @@ static int elf_read_header(const uint8_t *buf, size_t len,
 		machine = h.e_machine;
 		phentsize = h.e_phentsize;
 		if (machine != EM_X86_64)
-			return err_set(-ENOEXEC, "ELF64 for machine %u, not x86-64", machine);
+			return err_set(-ENOEXEC,
+				       "ELF64 for machine %u, not x86-64",
+				       machine);
 		if (phentsize != sizeof(Elf64_Phdr))
-			return err_set(-ENOEXEC, "bad ELF program header size %u", phentsize);
+			return err_set(-ENOEXEC,
+				       "bad ELF program header size %u",
+				       phentsize);
 	} else if (buf[EI_CLASS] == ELFCLASS32) {
 		Elf32_Ehdr h;
 
@@ -67,22 +71,28 @@ static int elf_read_header(const uint8_t *buf, size_t len,
 		machine = h.e_machine;
 		phentsize = h.e_phentsize;
 		if (machine != EM_386)
-			return err_set(-ENOEXEC, "ELF32 for machine %u, not i386", machine);
+			return err_set(-ENOEXEC,
+				       "ELF32 for machine %u, not i386",
+				       machine);
 		if (phentsize != sizeof(Elf32_Phdr))
-			return err_set(-ENOEXEC, "bad ELF program header size %u", phentsize);
+			return err_set(-ENOEXEC,
+				       "bad ELF program header size %u",
+				       phentsize);
 	} else {
 		return err_set(-ENOEXEC, "unknown ELF class %u", buf[EI_CLASS]);
 	}
 	if (type != ET_EXEC)
-		return err_set(-ENOEXEC,
-			       "ELF type %u is not an executable: link with -static -no-pie",
-			       type);
+		return err_set(
+			-ENOEXEC,
+			"ELF type %u is not an executable: link with -static -no-pie",
+			type);
 	if (!info->phnum)
 		return err_set(-ENOEXEC, "ELF has no program headers");
 	if (info->phoff > len ||
 	    (uint64_t)info->phnum * phentsize > len - info->phoff)
-		return err_set(-ENOEXEC,
-			       "truncated ELF: program headers end past the end of the file");
+		return err_set(
+			-ENOEXEC,
+			"truncated ELF: program headers end past the end of the file");
 	return 0;
 }
 
@@ -92,22 +102,24 @@ static void elf_read_segment(const uint8_t *buf, const struct elf_info *info,
 	if (info->is64) {
 		Elf64_Phdr p;
 
-		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p), sizeof(p));
-		*s = (struct elf_segment){ p.p_type, p.p_offset, p.p_paddr,
-					   p.p_filesz, p.p_memsz };
+		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p),
+		       sizeof(p));
+		*s = (struct elf_segment){p.p_type, p.p_offset, p.p_paddr,
+					  p.p_filesz, p.p_memsz};
 	} else {
 		Elf32_Phdr p;
 
-		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p), sizeof(p));
-		*s = (struct elf_segment){ p.p_type, p.p_offset, p.p_paddr,
-					   p.p_filesz, p.p_memsz };
+		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p),
+		       sizeof(p));
+		*s = (struct elf_segment){p.p_type, p.p_offset, p.p_paddr,
+					  p.p_filesz, p.p_memsz};
 	}
 }
 
 int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
 	     size_t len, struct boot_entry *e)
 {
-	struct elf_info info = { 0 };
+	struct elf_info info = {0};
 	enum cpu_mode mode;
 	unsigned loads = 0;
 	int ret;
@@ -133,15 +145,23 @@ int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
 				continue;
 			}
 			if (s.filesz > s.memsz)
-				return err_set(-ENOEXEC,
-					       "ELF segment %u has more file bytes than memory bytes", i);
+				return err_set(
+					-ENOEXEC,
+					"ELF segment %u has more file bytes than memory bytes",
+					i);
 			if (s.offset > len || s.filesz > len - s.offset)
-				return err_set(-ENOEXEC,
-					       "truncated ELF: segment %u ends past the end of the file", i);
+				return err_set(
+					-ENOEXEC,
+					"truncated ELF: segment %u ends past the end of the file",
+					i);
 			if (!dst)
-				return err_set(-ERANGE,
-					       "ELF segment %u (0x%" PRIx64 "+0x%" PRIx64 ") lies outside guest memory (0x0-0x%" PRIx64 "): raise --mem or relink",
-					       i, s.paddr, s.memsz, mem_end(m) - 1);
+				return err_set(
+					-ERANGE,
+					"ELF segment %u (0x%" PRIx64
+					"+0x%" PRIx64
+					") lies outside guest memory (0x0-0x%" PRIx64
+					"): raise --mem or relink",
+					i, s.paddr, s.memsz, mem_end(m) - 1);
 			ret = boot_check_reserved(m, mode, nr_vcpus, s.paddr,
 						  s.memsz, "an ELF segment");
 			if (ret)
@@ -153,7 +173,8 @@ int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
 	}
 	if (!mem_ptr(m, info.entry, 1))
 		return err_set(-ERANGE,
-			       "ELF entry point 0x%" PRIx64 " is outside guest memory",
+			       "ELF entry point 0x%" PRIx64
+			       " is outside guest memory",
 			       info.entry);
 	*e = (struct boot_entry){
 		.mode = mode,

@@ -8,29 +8,37 @@
 #include <string.h>
 
 int raw_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
-	     size_t len, uint64_t load_addr, uint64_t entry,
-	     enum cpu_mode mode, struct boot_entry *e)
+	     size_t len, uint64_t load_addr, uint64_t entry, enum cpu_mode mode,
+	     struct boot_entry *e)
 {
 	uint8_t *dst = mem_ptr(m, load_addr, len);
 	int ret;
 
 	if (!dst)
 		return err_set(-ERANGE,
-			       "the image (%zu bytes) at --load-addr 0x%" PRIx64 " does not fit in guest memory (0x0-0x%" PRIx64 "): change --load-addr or raise --mem",
+			       "the image (%zu bytes) at --load-addr 0x%" PRIx64
+			       " does not fit in guest memory (0x0-0x%" PRIx64
+			       "): change --load-addr or raise --mem",
 			       len, load_addr, mem_end(m) - 1);
 	if (!mem_ptr(m, entry, 1))
 		return err_set(-ERANGE,
-			       "--entry 0x%" PRIx64 " is outside guest memory (0x0-0x%" PRIx64 ")",
+			       "--entry 0x%" PRIx64
+			       " is outside guest memory (0x0-0x%" PRIx64 ")",
 			       entry, mem_end(m) - 1);
 	if (mode == CPU_MODE_REAL && entry >= (1ull << 20))
-		return err_set(-ERANGE,
-			       "--entry 0x%" PRIx64 " is not reachable in real mode: it must be below 1 MiB",
-			       entry);
+		return err_set(
+			-ERANGE,
+			"--entry 0x%" PRIx64
+			" is not reachable in real mode: it must be below 1 MiB",
+			entry);
 	if (mode == CPU_MODE_PROTECTED && entry >= MEM_HOLE_END)
-		return err_set(-ERANGE,
-			       "--entry 0x%" PRIx64 " is not reachable in protected mode: it must be below 4 GiB",
-			       entry);
-	ret = boot_check_reserved(m, mode, nr_vcpus, load_addr, len, "the image");
+		return err_set(
+			-ERANGE,
+			"--entry 0x%" PRIx64
+			" is not reachable in protected mode: it must be below 4 GiB",
+			entry);
+	ret = boot_check_reserved(m, mode, nr_vcpus, load_addr, len,
+				  "the image");
 	if (ret)
 		return ret;
 	memcpy(dst, buf, len);

@@ -17,8 +17,8 @@ static unsigned order_base_2(unsigned n)
 	return bits;
 }
 
-int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported,
-		unsigned index, unsigned nr_vcpus)
+int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
+		unsigned nr_vcpus)
 {
 	size_t size = sizeof(*supported) +
 		      supported->nent * sizeof(supported->entries[0]);
@@ -61,7 +61,8 @@ int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported,
 		}
 	}
 	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0)
-		ret = err_set(-errno, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+		ret = err_set(-errno, "KVM_SET_CPUID2 failed: %s",
+			      strerror(errno));
 	free(c);
 	return ret;
 }

@@ -50,8 +50,8 @@ static struct kvm_segment seg_flat(uint16_t selector, uint8_t type, bool code64)
 static void sregs_real(struct kvm_sregs *s, uint64_t rip)
 {
 	uint64_t base = rip & ~0xffffull;
-	struct kvm_segment *segs[] = { &s->cs, &s->ds, &s->es,
-				       &s->fs, &s->gs, &s->ss };
+	struct kvm_segment *segs[] = {&s->cs, &s->ds, &s->es,
+				      &s->fs, &s->gs, &s->ss};
 
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
 		segs[i]->selector = (uint16_t)(base >> 4);
@@ -67,7 +67,10 @@ static void sregs_flat(struct kvm_sregs *s, enum cpu_mode mode)
 	s->cs = seg_flat(lm ? BOOT_CS64 : BOOT_CS32, 0xb, lm);
 	s->ds = s->es = s->fs = s->gs = s->ss = data;
 	s->tr = (struct kvm_segment){
-		.selector = BOOT_TSS, .limit = 0x67, .type = 0xb, .present = 1,
+		.selector = BOOT_TSS,
+		.limit = 0x67,
+		.type = 0xb,
+		.present = 1,
 	};
 	s->gdt.base = BOOT_GDT_ADDR;
 	s->gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
@@ -91,7 +94,8 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
 	struct kvm_regs regs;
 
 	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
-		return err_set(-errno, "KVM_GET_SREGS failed: %s", strerror(errno));
+		return err_set(-errno, "KVM_GET_SREGS failed: %s",
+			       strerror(errno));
 	if (e->mode == CPU_MODE_REAL)
 		sregs_real(&sregs, e->rip);
 	else
@@ -111,6 +115,7 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
 			regs.rsp = stack_top;
 	}
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
-		return err_set(-errno, "KVM_SET_REGS failed: %s", strerror(errno));
+		return err_set(-errno, "KVM_SET_REGS failed: %s",
+			       strerror(errno));
 	return 0;
 }

@@ -20,7 +20,9 @@ static uint64_t gdt_flat(uint64_t access, uint64_t flags)
 void boot_high_tables(const struct vm_mem *m, uint64_t *gpa, uint64_t *len)
 {
 	uint64_t end = mem_end(m);
-	uint64_t gib = end > MEM_HOLE_END ? (end - MEM_HOLE_END + (1ull << 30) - 1) >> 30 : 0;
+	uint64_t gib = end > MEM_HOLE_END
+			       ? (end - MEM_HOLE_END + (1ull << 30) - 1) >> 30
+			       : 0;
 
 	*len = gib * 4096;
 	*gpa = end - *len;
@@ -38,7 +40,8 @@ int boot_tables_write(struct vm_mem *m, enum cpu_mode mode)
 	gdt[BOOT_CS64 / 8] = gdt_flat(0x9b, 0xa); /* G, L */
 	gdt[BOOT_CS32 / 8] = gdt_flat(0x9b, 0xc); /* G, D */
 	gdt[BOOT_DS / 8] = gdt_flat(0x93, 0xc);
-	gdt[BOOT_TSS / 8] = 0x67 | (0x8bull << 40); /* busy TSS at 0, 104 bytes */
+	gdt[BOOT_TSS / 8] = 0x67 |
+			    (0x8bull << 40); /* busy TSS at 0, 104 bytes */
 	if (mode != CPU_MODE_LONG)
 		return 0;
 
@@ -48,9 +51,11 @@ int boot_tables_write(struct vm_mem *m, enum cpu_mode mode)
 	pd = mem_ptr(m, BOOT_PD_ADDR, 4 * 4096);
 	high = mem_ptr(m, high_gpa, high_len);
 	if (!pml4 || !pdpt || !pd || !high)
-		return err_set(-ENOMEM, "guest memory too small for page tables");
+		return err_set(-ENOMEM,
+			       "guest memory too small for page tables");
 	if (end > (512ull << 30))
-		return err_set(-E2BIG, "long mode page tables cover at most 512 GiB");
+		return err_set(-E2BIG,
+			       "long mode page tables cover at most 512 GiB");
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
 	pml4[0] = BOOT_PDPT_ADDR | PTE_P | PTE_RW;
@@ -63,8 +68,9 @@ int boot_tables_write(struct vm_mem *m, enum cpu_mode mode)
 	for (uint64_t g = 0; g < high_len / 4096; g++) {
 		pdpt[4 + g] = (high_gpa + g * 4096) | PTE_P | PTE_RW;
 		for (uint64_t i = 0; i < 512; i++)
-			high[g * 512 + i] = (MEM_HOLE_END + (g << 30) + (i << 21)) |
-					    PTE_P | PTE_RW | PTE_PS;
+			high[g * 512 + i] =
+				(MEM_HOLE_END + (g << 30) + (i << 21)) | PTE_P |
+				PTE_RW | PTE_PS;
 	}
 	return 0;
 }

@@ -11,12 +11,12 @@
 
 /* Where minivmm puts its boot structures in guest memory (documented in
  * README's guest ABI; loaders refuse images that overlap them). */
-#define BOOT_GDT_ADDR 0x0500ull  /* GDT, BOOT_GDT_ENTRIES 8-byte entries */
+#define BOOT_GDT_ADDR 0x0500ull	 /* GDT, BOOT_GDT_ENTRIES 8-byte entries */
 #define BOOT_PML4_ADDR 0x1000ull /* long mode: PML4 */
 #define BOOT_PDPT_ADDR 0x2000ull /* long mode: one PDPT (512 GiB) */
-#define BOOT_PD_ADDR 0x3000ull   /* long mode: 4 PDs, 0-4 GiB in 2 MiB pages */
+#define BOOT_PD_ADDR 0x3000ull	 /* long mode: 4 PDs, 0-4 GiB in 2 MiB pages */
 #define BOOT_TABLES_END 0x7000ull
-#define BOOT_STACK_SIZE 0x4000ull /* per vCPU, down from the top of low RAM */
+#define BOOT_STACK_SIZE 0x4000ull  /* per vCPU, down from the top of low RAM */
 #define KVM_TSS_ADDR 0xfffbd000ull /* 3 pages KVM needs, in the MMIO hole */
 
 /* GDT selectors. */
@@ -31,9 +31,9 @@ enum cpu_mode { CPU_MODE_REAL, CPU_MODE_PROTECTED, CPU_MODE_LONG };
 /* How every vCPU starts. */
 struct boot_entry {
 	enum cpu_mode mode;
-	uint64_t rip;        /* guest physical; real mode: CS base + IP */
-	bool per_cpu_stack;  /* RDI = vCPU index, RSP = its own stack */
-	uint64_t rsi, rbx;   /* boot protocol arguments (zero page, start info) */
+	uint64_t rip;	    /* guest physical; real mode: CS base + IP */
+	bool per_cpu_stack; /* RDI = vCPU index, RSP = its own stack */
+	uint64_t rsi, rbx; /* boot protocol arguments (zero page, start info) */
 };
 
 const char *cpu_mode_name(enum cpu_mode mode);
@@ -53,7 +53,7 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
 
 /* Sets the vCPU's CPUID from KVM's supported table, with its own APIC id and
  * a topology of @nr_vcpus cores in one socket. */
-int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported,
-		unsigned index, unsigned nr_vcpus);
+int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
+		unsigned nr_vcpus);
 
 #endif

@@ -5,33 +5,33 @@ GUEST_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-mno-red-zone -nostdlib -Wall -Wextra -Werror
 
 GUESTS := $(addprefix $(GUEST_DIR)/, real.bin hlt.bin exit42.bin protected.bin \
-	mmio.bin long.bin triple.bin protected.elf long.elf far.elf smp.elf)
+	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf)
 
 guests: $(GUESTS) $(BUILD)/seed/vm.bin
 
 $(GUEST_DIR)/%.16.o: tests/guests/%.S
 	@mkdir -p $(dir $@)
-	as --32 -o $@ $<
+	$(Q)as --32 -o $@ $<
 $(GUEST_DIR)/%.32.o: tests/guests/%.S
 	@mkdir -p $(dir $@)
-	as --32 -o $@ $<
+	$(Q)as --32 -o $@ $<
 $(GUEST_DIR)/%.64.o: tests/guests/%.S
 	@mkdir -p $(dir $@)
-	as --64 -o $@ $<
+	$(Q)as --64 -o $@ $<
 
 $(GUEST_DIR)/real.bin $(GUEST_DIR)/hlt.bin $(GUEST_DIR)/exit42.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.16.o
-	ld -m elf_i386 --oformat binary -N -e _start -Ttext 0 -o $@ $<
+	$(Q)ld -m elf_i386 --oformat binary -N -e _start -Ttext 0 -o $@ $<
 $(GUEST_DIR)/protected.bin $(GUEST_DIR)/mmio.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.32.o
-	ld -m elf_i386 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
-$(GUEST_DIR)/long.bin $(GUEST_DIR)/triple.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.64.o
-	ld -m elf_x86_64 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
+	$(Q)ld -m elf_i386 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
+$(GUEST_DIR)/long.bin $(GUEST_DIR)/triple.bin $(GUEST_DIR)/smp_exit.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.64.o
+	$(Q)ld -m elf_x86_64 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
 $(GUEST_DIR)/protected.elf: $(GUEST_DIR)/protected.32.o
-	ld --no-warn-rwx-segments -m elf_i386 -N -e _start -Ttext 0x100000 -o $@ $<
+	$(Q)ld --no-warn-rwx-segments -m elf_i386 -N -e _start -Ttext 0x100000 -o $@ $<
 $(GUEST_DIR)/long.elf: $(GUEST_DIR)/long.64.o
-	ld --no-warn-rwx-segments -m elf_x86_64 -N -e _start -Ttext 0x100000 -o $@ $<
+	$(Q)ld --no-warn-rwx-segments -m elf_x86_64 -N -e _start -Ttext 0x100000 -o $@ $<
 # Linked at 1 GiB: outside a 256 MiB guest (a negative test).
 $(GUEST_DIR)/far.elf: $(GUEST_DIR)/long.64.o
-	ld --no-warn-rwx-segments -m elf_x86_64 -N -e _start -Ttext 0x40000000 -o $@ $<
+	$(Q)ld --no-warn-rwx-segments -m elf_x86_64 -N -e _start -Ttext 0x40000000 -o $@ $<
 $(GUEST_DIR)/smp.elf: tests/guests/start64.S tests/guests/smp.c
 	@mkdir -p $(dir $@)
-	gcc $(GUEST_CFLAGS) -static -Wl,-N,-Ttext=0x100000,-e,_start,--build-id=none,--no-warn-rwx-segments,-z,noexecstack -o $@ $^
+	$(Q)gcc $(GUEST_CFLAGS) -static -Wl,-N,-Ttext=0x100000,-e,_start,--build-id=none,--no-warn-rwx-segments,-z,noexecstack -o $@ $^

@@ -26,6 +26,8 @@ if [[ -z "$initrd" ]]; then
     initrd="$VMHOST_CACHE/guest-initrd.cpio.gz"
     "$HERE/mkinitrd.sh" "$initrd"
 fi
+# microvm: rtc=on, else the guest's rtc_cmos probe of absent ports costs ~4 s
+# nested; guest reboot needs reboot=t in -a there (no i8042/ACPI reset).
 case "$machine" in
     microvm) mach="-M microvm,rtc=on -bios /usr/share/qemu/qboot.rom" ;;
     q35) mach="-M q35" ;;
@@ -45,6 +47,7 @@ mkdir -p /usr/bin /usr/share
 mv /work/qemu-system-x86_64 /usr/bin/ && mv /work/qemu /work/seabios /usr/share/
 # now_ms: monotonic ms since boot (/proc/timer_list has ns; /proc/uptime only 10 ms).
 now_ms() { awk '/^now at/ { printf "%d\n", \$3 / 1000000; exit }' /proc/timer_list; }
+echo "QEMU-IN-VMHOST vmhost_init_ms=\$(now_ms)"
 fails=0
 for i in \$(seq 1 $runs); do
     t0=\$(now_ms)

@@ -77,6 +77,7 @@ build_base() {
         chmod 755 "$stage/init"
         (cd "$stage" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6) >"$out.tmp"
         truncate -s %512 "$out.tmp"
+        rm -f "$VMHOST_CACHE"/base-*.cpio.gz   # drop stale bases
         mv "$out.tmp" "$out"
         rm -rf "$stage"
     fi
@@ -125,12 +126,14 @@ cmd_run() {
     cp "$base" "$tmp/initrd"
     (cd "$STAGE" && find . | cpio -o -H newc -R 0:0 --quiet) >>"$tmp/initrd"
 
-    # -cpu max under TCG exposes svm+npt; MTTCG makes -smp 2 use both host cores.
+    # -cpu max under TCG exposes svm+npt (no extra flags needed). qboot is quieter
+    # and faster than SeaBIOS; the ELF vmlinux (PVH) skips in-guest decompression.
+    # VMHOST_ACCEL/VMHOST_CPU/VMHOST_APPEND override for experiments.
     set +e
-    timeout -k 5 "$timeout" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi \
-        -cpu max -smp 2 -m "$mem" -nographic -no-reboot -nodefaults -serial stdio \
+    timeout -k 5 "$timeout" qemu-system-x86_64 -machine q35 -accel "${VMHOST_ACCEL:-tcg,thread=multi}" \
+        -cpu "${VMHOST_CPU:-max}" -smp 2 -m "$mem" -nographic -no-reboot -nodefaults -serial stdio \
         -bios qboot.rom \
-        -kernel "$VMHOST_KERNEL" -initrd "$tmp/initrd" \
+        -kernel "$VMHOST_VMLINUX" -initrd "$tmp/initrd" \
         -append "console=ttyS0 quiet panic=-1 mitigations=off ${VMHOST_APPEND:-}" \
         </dev/null 2>&1 | tee "$tmp/log"
     rc="${PIPESTATUS[0]}"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Everything CI runs (`make check`): the whole suite built with gcc, with
+# ASan+UBSan, and with clang; the format check; a short run of every fuzz
+# target.  Ends with one line "N passed, N failed"; non-zero if any failed.
+set -u
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+MAKE=${MAKE:-make}
+
+step() {
+	local name=$1
+	shift
+	echo "# $name"
+	if ! "$@"; then
+		echo "not ok - $name: '$*' failed"
+	fi
+}
+
+{
+	step "build and test (gcc)" $MAKE -s test
+	step "build and test (ASan+UBSan)" $MAKE -s SANITIZE=1 test
+	step "build and test (clang)" $MAKE -s CC=clang BUILD=build/clang test
+	if tests/check-format.sh; then echo "ok - clang-format"; else echo "not ok - clang-format"; fi
+	step "fuzz smoke" $MAKE -s fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+} 2>&1 | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | tee "$log"
+
+passed=$(grep -c '^ok - ' "$log")
+failed=$(grep -c '^not ok - ' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Negative tests: every bad input a user controls gives exactly one clear
+# line on stderr ("minivmm: ..."), exit status 1, nothing on stdout and no
+# crash.  Usage: negative.sh MINIVMM GUESTDIR
+set -u
+MINIVMM=$1
+G=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+# refuse NAME PATTERN ARGS...: one stderr line matching PATTERN, status 1.
+refuse() {
+	local name=$1 pattern=$2
+	shift 2
+	run_vmm "$T_TMP/neg" "$@"
+	local lines
+	lines=$(wc -l <"$T_TMP/neg.err")
+	if [ "$status" != 1 ]; then
+		not_ok "$name" "status $status, expected 1; stderr: $(head -c 300 "$T_TMP/neg.err")"
+	elif [ "$lines" != 1 ]; then
+		not_ok "$name" "$lines stderr lines: $(head -c 300 "$T_TMP/neg.err")"
+	elif ! grep -qE -- "^minivmm: .*$pattern" "$T_TMP/neg.err"; then
+		not_ok "$name" "stderr lacks /$pattern/: $(cat "$T_TMP/neg.err")"
+	elif [ -s "$T_TMP/neg.out" ]; then
+		not_ok "$name" "unexpected stdout"
+	else
+		ok "$name"
+	fi
+}
+
+: >"$T_TMP/empty.bin"
+head -c $((2 * 1024 * 1024)) /dev/zero >"$T_TMP/2M.bin"
+head -c 100 "$G/long.elf" >"$T_TMP/truncated.elf"
+head -c 4096 /dev/urandom | tr -d '\177' >"$T_TMP/garbage.bin"
+printf 'not a kernel at all\n' >"$T_TMP/text.bin"
+
+refuse no-command "no command"
+refuse bad-command "unknown command 'boot'" boot
+refuse no-image "no guest image" run
+refuse two-images "one guest image" run --raw "$G/hlt.bin" --kernel "$G/long.elf"
+refuse unknown-option "unknown option '--turbo'" run --raw "$G/hlt.bin" --turbo
+refuse missing-value "needs a value" run --raw "$G/hlt.bin" --mem
+refuse missing-file "cannot open /nonexistent/guest.bin: No such file" run --raw /nonexistent/guest.bin
+refuse directory-file "not a regular file" run --raw /tmp
+refuse empty-file "empty" run --raw "$T_TMP/empty.bin"
+refuse image-larger-than-memory "larger than guest memory.*raise --mem" run --raw "$T_TMP/2M.bin" --mem 1M
+refuse load-addr-outside "does not fit in guest memory" run --raw "$G/hlt.bin" --load-addr 0x20000000
+refuse load-addr-crosses-end "does not fit in guest memory" run --raw "$G/real.bin" --load-addr 0xffffff0 --mem 256M
+refuse load-addr-in-hole "does not fit in guest memory" run --raw "$G/hlt.bin" --load-addr 0xd0000000 --mem 4G
+refuse load-addr-huge "does not fit in guest memory" run --raw "$G/hlt.bin" --load-addr 0xffffffffffffffff
+refuse entry-outside "--entry 0x40000000 is outside guest memory" run --raw "$G/hlt.bin" --entry 0x40000000
+refuse entry-real-above-1M "below 1 MiB" run --raw "$G/hlt.bin" --load-addr 0x200000
+refuse image-over-page-tables "overlaps minivmm's boot tables" run --raw "$G/long.bin" --mode long --load-addr 0x1000
+refuse mem-zero "--mem '0'" run --raw "$G/hlt.bin" --mem 0
+refuse mem-garbage "--mem 'lots'" run --raw "$G/hlt.bin" --mem lots
+refuse mem-suffix "--mem '12Q'" run --raw "$G/hlt.bin" --mem 12Q
+refuse mem-negative "--mem '-1'" run --raw "$G/hlt.bin" --mem -1
+refuse mem-unaligned "multiple of 4K" run --raw "$G/hlt.bin" --mem 1025K
+refuse mem-more-than-host "more than this host's .* MiB of RAM" run --raw "$G/hlt.bin" --mem 1T
+refuse mem-more-than-supported "more than minivmm supports" run --raw "$G/hlt.bin" --mem 100T
+refuse mem-overflow "--mem '99999999999T'" run --raw "$G/hlt.bin" --mem 99999999999T
+refuse cpus-zero "--cpus '0'" run --raw "$G/hlt.bin" --cpus 0
+refuse cpus-garbage "--cpus 'many'" run --raw "$G/hlt.bin" --cpus many
+refuse cpus-negative "--cpus '-4'" run --raw "$G/hlt.bin" --cpus -4
+refuse cpus-beyond-kvm "this host's KVM allows 1 to [0-9]+ vCPUs" run --raw "$G/hlt.bin" --cpus 4096
+refuse cpus-stacks-dont-fit "vCPU stacks .* do not fit" run --raw "$G/long.bin" --mode long --mem 1M --cpus 64
+refuse mode-bad "--mode 'virtual8086'" run --raw "$G/hlt.bin" --mode virtual8086
+refuse mode-with-kernel "--raw images only" run --kernel "$G/long.elf" --mode long
+refuse max-exits-bad "--max-exits 'x'" run --raw "$G/hlt.bin" --max-exits x
+refuse truncated-elf "truncated ELF" run --kernel "$T_TMP/truncated.elf"
+refuse elf-outside-memory "segment 0 .* lies outside guest memory" run --kernel "$G/far.elf"
+refuse garbage-kernel "neither an ELF executable nor a Linux kernel" run --kernel "$T_TMP/garbage.bin"
+refuse text-kernel "neither an ELF executable nor a Linux kernel" run --kernel "$T_TMP/text.bin"
+refuse empty-kernel "empty" run --kernel "$T_TMP/empty.bin"
+MINIVMM_KVM_DEVICE=/nonexistent/kvm refuse no-kvm "/nonexistent/kvm not found: load the kvm module" run --raw "$G/hlt.bin"
+MINIVMM_KVM_DEVICE=/dev/null refuse not-kvm "KVM API version" run --raw "$G/hlt.bin"
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	chmod o+rx "$T_TMP"
+	T_ONE="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	run_vmm "$T_TMP/perm" run --raw "$G/hlt.bin" # warm-up, ignored
+	MINIVMM_REAL=$MINIVMM
+	MINIVMM="$T_TMP/as-nobody.sh"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$T_ONE" "$MINIVMM_REAL" >"$MINIVMM"
+	chmod 755 "$MINIVMM"
+	refuse no-permission "no permission to open /dev/kvm: add your user to the 'kvm' group" run --raw "$G/hlt.bin"
+	MINIVMM=$MINIVMM_REAL
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every suite against one build directory (build, build/asan, ...):
+# unit tests, guest tests, negative tests.  Prints each result, then one
+# closing line "N passed, N failed"; exits non-zero if anything failed.
+set -u
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+{
+	echo "# unit tests ($BUILD)"
+	"$HERE/run-unit.sh" $(find "$BUILD/tests" -maxdepth 1 -name "test_*" ! -name "*.d" -type f | sort)
+	echo "# guest tests ($BUILD)"
+	"$HERE/guests/run.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# negative tests ($BUILD)"
+	"$HERE/negative.sh" "$BUILD/minivmm" "$BUILD/guests"
+} 2>&1 | tee "$log"
+
+passed=$(grep -c '^ok - ' "$log")
+failed=$(grep -c '^not ok - ' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
