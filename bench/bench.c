@@ -60,7 +60,8 @@ static void bare_create(struct bare_vm *b, const char *image)
 		.memory_size = MEM_SIZE,
 		.userspace_addr = (uint64_t)(uintptr_t)b->mem,
 	};
-	if (b->mem == MAP_FAILED || ioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &r))
+	if (b->mem == MAP_FAILED ||
+	    ioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &r))
 		die("bare: memory");
 	fd = open(image, O_RDONLY);
 	n = fd < 0 ? -1 : read(fd, (char *)b->mem + 0x10000, 1 << 20);
@@ -81,7 +82,8 @@ static void bare_create(struct bare_vm *b, const char *image)
 	s.fs.base = s.gs.base = s.ss.base = 0x10000;
 	memset(&regs, 0, sizeof(regs));
 	regs.rflags = 2;
-	if (ioctl(b->vcpu, KVM_SET_SREGS, &s) || ioctl(b->vcpu, KVM_SET_REGS, &regs))
+	if (ioctl(b->vcpu, KVM_SET_SREGS, &s) ||
+	    ioctl(b->vcpu, KVM_SET_REGS, &regs))
 		die("bare: regs");
 }
 
@@ -109,9 +111,9 @@ static void bare_run(struct bare_vm *b, unsigned long exits)
 
 static void minivmm_create(struct vm *vm, const char *image, uint64_t exits)
 {
-	struct vm_options opt = { .mem_size = MEM_SIZE, .cpus = 1,
-				  .max_exits = exits };
-	struct boot_options bo = { .raw_path = image, .load_addr = 0x10000 };
+	struct vm_options opt = {
+		.mem_size = MEM_SIZE, .cpus = 1, .max_exits = exits};
+	struct boot_options bo = {.raw_path = image, .load_addr = 0x10000};
 	struct boot_entry e;
 
 	if (vm_create(vm, &opt) || boot_load(&vm->mem, 1, &bo, &e) ||
@@ -261,8 +263,8 @@ int main(int argc, char **argv)
 	dup2(saved_stderr, 2);
 
 	{
-		char *run_mine[] = { argv[1], "run", "--raw", argv[3], NULL };
-		char *run_ref[] = { argv[0], "--bare-hlt", argv[3], NULL };
+		char *run_mine[] = {argv[1], "run", "--raw", argv[3], NULL};
+		char *run_ref[] = {argv[0], "--bare-hlt", argv[3], NULL};
 
 		startup_measure(run_mine, &ms_mine, &rss_mine);
 		startup_measure(run_ref, &ms_ref, &rss_ref);
