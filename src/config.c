@@ -17,7 +17,14 @@ const char config_usage[] =
 	"\n"
 	"Guest image (one of):\n"
 	"  --raw FILE          flat binary, loaded at --load-addr, started in --mode\n"
-	"  --kernel FILE       ELF executable (ELF32: protected mode, ELF64: long mode)\n"
+	"  --kernel FILE       a Linux bzImage, a PVH vmlinux, or an ELF executable\n"
+	"                      (ELF32: protected mode, ELF64: long mode)\n"
+	"\n"
+	"Linux kernels:\n"
+	"  --initrd FILE       initial ramdisk\n"
+	"  --cmdline STRING    kernel command line (e.g. \"console=ttyS0\")\n"
+	"  --serial MODE       the COM1 UART: stdio (default), file:PATH or none\n"
+	"  --on-reboot ACTION  exit (default: minivmm exits 0) or restart\n"
 	"\n"
 	"Raw images:\n"
 	"  --mode MODE         real, protected or long (default: real)\n"
@@ -112,6 +119,10 @@ enum {
 	OPT_TRACE_MMIO,
 	OPT_MAX_EXITS,
 	OPT_STATS,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_SERIAL,
+	OPT_ON_REBOOT,
 };
 
 static const struct option config_options[] = {
@@ -126,6 +137,10 @@ static const struct option config_options[] = {
 	{"trace-mmio", no_argument, NULL, OPT_TRACE_MMIO},
 	{"max-exits", required_argument, NULL, OPT_MAX_EXITS},
 	{"stats", no_argument, NULL, OPT_STATS},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -217,6 +232,40 @@ static int config_option(struct config *c, int opt, const char *arg)
 	case OPT_STATS:
 		c->vm.stats = true;
 		return 0;
+	case OPT_INITRD:
+		if (!*arg)
+			return err_set(-EINVAL, "empty file name for --initrd");
+		c->boot.initrd_path = arg;
+		return 0;
+	case OPT_CMDLINE:
+		c->boot.cmdline = arg;
+		return 0;
+	case OPT_SERIAL:
+		if (!strcmp(arg, "stdio")) {
+			c->vm.serial = VM_SERIAL_STDIO;
+		} else if (!strcmp(arg, "none")) {
+			c->vm.serial = VM_SERIAL_NONE;
+		} else if (!strncmp(arg, "file:", 5) && arg[5]) {
+			c->vm.serial = VM_SERIAL_FILE;
+			c->vm.serial_path = arg + 5;
+		} else {
+			return err_set(
+				-EINVAL,
+				"--serial '%s': expected stdio, file:PATH or none",
+				arg);
+		}
+		return 0;
+	case OPT_ON_REBOOT:
+		if (!strcmp(arg, "exit"))
+			c->restart_on_reboot = false;
+		else if (!strcmp(arg, "restart"))
+			c->restart_on_reboot = true;
+		else
+			return err_set(
+				-EINVAL,
+				"--on-reboot '%s': expected exit or restart",
+				arg);
+		return 0;
 	}
 	return err_set(-EINVAL, "internal error: option %d", opt);
 }
@@ -286,6 +335,10 @@ int config_parse(struct config *c, int argc, char **argv)
 		return err_set(
 			-EINVAL,
 			"no guest image: give --raw FILE or --kernel FILE");
+	if (c->boot.raw_path && (c->boot.initrd_path || c->boot.cmdline))
+		return err_set(
+			-EINVAL,
+			"--initrd and --cmdline apply to Linux kernels: use --kernel");
 	if (c->boot.kernel_path &&
 	    (c->mode_set || c->load_addr_set || c->boot.entry_set))
 		return err_set(

@@ -17,6 +17,7 @@ struct config {
 	struct boot_options boot;
 	bool mode_set;
 	bool load_addr_set;
+	bool restart_on_reboot; /* --on-reboot restart */
 };
 
 /* Parses argv; -EINVAL with err_msg() saying what is wrong. */

@@ -1,22 +1,51 @@
-/* minivmm: argv → config → vm_create → load the guest → vm_run → exit
- * status.  Only main decides to exit and prints the final error. */
+/* minivmm: argv → config → read the guest image → vm_create → load →
+ * vm_run → exit status (again from vm_create when a guest reboots with
+ * --on-reboot restart).  Only main decides to exit and prints the final
+ * error. */
 #include "boot/boot.h"
 #include "config.h"
 #include "err.h"
+#include "host/term.h"
 #include "vm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #ifndef MINIVMM_VERSION
-#define MINIVMM_VERSION "0.1"
+#define MINIVMM_VERSION "0.2"
 #endif
+
+/* One boot of the guest: create, load, run, tear down.  Returns the exit
+ * status, or -errno with err_msg() set; *@reset says the guest rebooted. */
+static int run_once(struct config *cfg, const struct boot_image *img,
+		    bool *reset)
+{
+	struct boot_entry entry;
+	struct vm vm;
+	int status;
+
+	status = vm_create(&vm, &cfg->vm);
+	if (status)
+		return status;
+	status = boot_image_load(img, &vm.mem, vm.nr_vcpus, &entry);
+	if (!status)
+		status = vm_set_entry(&vm, &entry);
+	if (!status)
+		status = vm_run(&vm);
+	if (status >= 0 && cfg->vm.stats)
+		vm_print_stats(&vm, stderr);
+	*reset = vm.reset_requested;
+	vm_destroy(&vm);
+	return status;
+}
 
 int main(int argc, char **argv)
 {
-	struct boot_entry entry;
+	struct boot_image img;
 	struct config cfg;
-	struct vm vm;
+	struct term console;
+	bool reset;
 	int status;
 
 	if (config_parse(&cfg, argc, argv)) {
@@ -34,22 +63,26 @@ int main(int argc, char **argv)
 
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
-	if (vm_create(&vm, &cfg.vm))
+	status = boot_image_open(&img, &cfg.boot, cfg.vm.mem_size);
+	if (status)
 		goto fail;
-	if (boot_load(&vm.mem, vm.nr_vcpus, &cfg.boot, &entry) ||
-	    vm_set_entry(&vm, &entry))
-		goto fail_vm;
-	status = vm_run(&vm);
+	if (boot_image_is_linux(&img)) {
+		cfg.vm.platform = VM_PLATFORM_PC;
+		if (cfg.vm.serial == VM_SERIAL_STDIO &&
+		    term_open(&console, STDIN_FILENO) == 0)
+			cfg.vm.console = &console;
+	}
+	do {
+		status = run_once(&cfg, &img, &reset);
+	} while (status == 0 && reset && cfg.restart_on_reboot);
+	boot_image_close(&img);
+	term_restore();
 	if (status < 0)
-		goto fail_vm;
-	if (cfg.vm.stats)
-		vm_print_stats(&vm, stderr);
-	vm_destroy(&vm);
+		goto fail;
 	return status;
 
-fail_vm:
-	vm_destroy(&vm);
 fail:
+	term_restore();
 	fprintf(stderr, "minivmm: %s\n", err_msg());
 	return VM_STATUS_ERROR;
 }

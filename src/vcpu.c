@@ -226,8 +226,10 @@ static enum vcpu_action vcpu_handle_system_event(struct vcpu *c)
 {
 	switch (c->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-	case KVM_SYSTEM_EVENT_RESET:
 		vm_stop(c->vm, VM_STATUS_OK);
+		return VCPU_STOP;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_reset(c->vm);
 		return VCPU_STOP;
 	case KVM_SYSTEM_EVENT_CRASH:
 		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
@@ -274,6 +276,12 @@ static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
 	case KVM_EXIT_HLT:
 		return vcpu_handle_hlt(c);
 	case KVM_EXIT_SHUTDOWN:
+		/* A PC resets on a triple fault (Linux's reboot=t relies on
+		 * it); for a raw guest it is a crash. */
+		if (c->vm->opt.platform == VM_PLATFORM_PC) {
+			vm_request_reset(c->vm);
+			return VCPU_STOP;
+		}
 		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
 				  "guest triple fault (KVM_EXIT_SHUTDOWN)");
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -74,6 +74,14 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	ret = kvm_supported_cpuid(&vm->kvm, &vm->cpuid);
 	if (ret)
 		goto fail;
+	if (opt->platform == VM_PLATFORM_PC) {
+		ret = pc_vm_setup(&vm->kvm, vm->fd);
+		if (ret)
+			goto fail;
+		ret = pc_devices_create(vm, opt->console, &vm->pc);
+		if (ret)
+			goto fail;
+	}
 	ret = dev_debugcon_create(vm);
 	if (ret)
 		goto fail;
@@ -95,6 +103,11 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 		if (ret)
 			goto fail;
 		vm->nr_vcpus++;
+		if (opt->platform == VM_PLATFORM_PC) {
+			ret = pc_vcpu_setup(&vm->kvm, vm->vcpus[i].fd);
+			if (ret)
+				goto fail;
+		}
 	}
 	return 0;
 
@@ -142,22 +155,58 @@ void vm_stop(struct vm *vm, int status)
 	}
 }
 
-/* Waits for the VM to stop, turning SIGINT and SIGTERM into a stop. */
+void vm_request_reset(struct vm *vm)
+{
+	if (!vm_is_stopping(vm))
+		vm->reset_requested = true;
+	vm_stop(vm, VM_STATUS_OK);
+}
+
+int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
+		 void *opaque, struct vm_event **ev)
+{
+	if (vm->nr_events == VM_MAX_EVENTS)
+		return err_set(-ENOSPC, "too many event sources");
+	vm->events[vm->nr_events] = (struct vm_event){
+		.fd = fd,
+		.enabled = true,
+		.handle = handle,
+		.opaque = opaque,
+	};
+	if (ev)
+		*ev = &vm->events[vm->nr_events];
+	vm->nr_events++;
+	return 0;
+}
+
+/* The main thread's loop while the VM runs: turns SIGINT, SIGTERM and
+ * SIGHUP into a stop, and serves the devices' event sources. */
 static void vm_wait(struct vm *vm, int sig_fd)
 {
-	struct pollfd fds[2] = {
-		{.fd = vm->stop_fd, .events = POLLIN},
-		{.fd = sig_fd, .events = POLLIN},
-	};
+	struct pollfd fds[2 + VM_MAX_EVENTS];
 
 	while (!vm_is_stopping(vm)) {
 		struct signalfd_siginfo si;
+		unsigned n = 2;
 
-		if (poll(fds, 2, -1) < 0)
+		fds[0] = (struct pollfd){.fd = vm->stop_fd, .events = POLLIN};
+		fds[1] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+		for (unsigned i = 0; i < vm->nr_events; i++) {
+			const struct vm_event *ev = &vm->events[i];
+
+			fds[n++] = (struct pollfd){
+				.fd = ev->enabled ? ev->fd : -1,
+				.events = POLLIN,
+			};
+		}
+		if (poll(fds, n, -1) < 0)
 			continue;
 		if ((fds[1].revents & POLLIN) &&
 		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
 			vm_stop(vm, VM_STATUS_SIGNAL + (int)si.ssi_signo);
+		for (unsigned i = 0; i < vm->nr_events; i++)
+			if (fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+				vm->events[i].handle(vm->events[i].opaque);
 	}
 }
 
@@ -230,6 +279,8 @@ void vm_destroy(struct vm *vm)
 	vm->cpuid = NULL;
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
+	pc_devices_destroy(vm->pc);
+	vm->pc = NULL;
 	if (vm->fd >= 0)
 		close(vm->fd);
 	vm->fd = -1;

@@ -11,6 +11,7 @@
 #include "x86/x86.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,14 @@
 #define VM_STATUS_GUEST_FAULT 2 /* triple fault, emulation failure, ... */
 #define VM_STATUS_SIGNAL 128	/* + signal number, for SIGINT/SIGTERM */
 
+/* What is on the machine besides memory, vCPUs and the test ports. */
+enum vm_platform {
+	VM_PLATFORM_BARE, /* raw guests: no interrupt controller, HLT exits */
+	VM_PLATFORM_PC,	  /* Linux: irqchip, PIT, UART, i8042, RTC, ACPI */
+};
+
+enum vm_serial { VM_SERIAL_STDIO, VM_SERIAL_FILE, VM_SERIAL_NONE };
+
 struct vm_options {
 	const char *kvm_path; /* NULL: /dev/kvm */
 	uint64_t mem_size;
@@ -28,7 +37,22 @@ struct vm_options {
 	bool trace_mmio;
 	bool stats;
 	uint64_t max_exits; /* 0: no limit */
+	enum vm_platform platform;
+	enum vm_serial serial;	 /* where COM1 goes (PC platform) */
+	const char *serial_path; /* VM_SERIAL_FILE */
+	struct term *console;	 /* COM1 input with VM_SERIAL_STDIO, or NULL */
 };
+
+/* An fd the main thread watches while the VM runs; @handle runs on the main
+ * thread when it is readable and @enabled. */
+struct vm_event {
+	int fd;
+	bool enabled;
+	void (*handle)(void *opaque);
+	void *opaque;
+};
+
+#define VM_MAX_EVENTS 8
 
 struct vm {
 	struct vm_options opt;
@@ -41,6 +65,9 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct boot_entry entry;
+	struct pc_devices *pc; /* VM_PLATFORM_PC only */
+	struct vm_event events[VM_MAX_EVENTS];
+	unsigned nr_events;
 
 	int stop_fd;	   /* eventfd: readable once the VM is stopping */
 	int stopping;	   /* atomic flag, set once */
@@ -48,6 +75,7 @@ struct vm {
 	unsigned halted;   /* atomic: vCPUs that have halted */
 	uint64_t exits;	   /* atomic: exits so far, counted for --max-exits */
 	uint64_t start_ns; /* when vm_run started */
+	bool reset_requested; /* the guest asked for a reboot */
 };
 
 /* Opens KVM, maps memory, creates the vCPUs and the built-in devices. */
@@ -60,6 +88,12 @@ int vm_run(struct vm *vm);
  * every vCPU out of KVM_RUN. */
 void vm_stop(struct vm *vm, int status);
 bool vm_is_stopping(struct vm *vm);
+/* From any thread: the guest reboots.  Ends the VM with status 0 and
+ * reset_requested set; main decides whether to start it again. */
+void vm_request_reset(struct vm *vm);
+/* Watches @fd from the main thread while the VM runs (enabled at first). */
+int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
+		 void *opaque, struct vm_event **ev);
 void vm_destroy(struct vm *vm);
 /* The --stats table. */
 void vm_print_stats(struct vm *vm, FILE *f);

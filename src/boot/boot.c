@@ -2,6 +2,7 @@
  * all loaders: reading the file, and not overwriting minivmm's own boot
  * structures. */
 #include "boot.h"
+#include "linux.h"
 #include "../err.h"
 
 #include <errno.h>
@@ -120,40 +121,118 @@ static bool bzimage_probe(const uint8_t *buf, size_t len)
 	return len > 0x206 && memcmp(buf + 0x202, "HdrS", 4) == 0;
 }
 
-int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
-	      struct boot_entry *e)
+void boot_image_close(struct boot_image *img)
 {
-	const char *path = o->raw_path ? o->raw_path : o->kernel_path;
-	uint8_t *buf;
-	size_t len;
-	int ret;
+	free(img->data);
+	free(img->initrd);
+	memset(img, 0, sizeof(*img));
+}
 
-	ret = boot_read_file(path, m->size, &buf, &len);
-	if (ret)
-		return ret;
-	if (o->raw_path) {
-		ret = raw_load(m, nr_vcpus, buf, len, o->load_addr,
-			       o->entry_set ? o->entry : o->load_addr, o->mode,
-			       e);
-	} else if (elf_probe(buf, len)) {
-		ret = elf_load(m, nr_vcpus, buf, len, e);
-	} else if (bzimage_probe(buf, len)) {
-		ret = err_set(
-			-ENOTSUP,
-			"%s is a Linux bzImage, which this minivmm cannot boot yet",
-			path);
+static int boot_image_classify(struct boot_image *img)
+{
+	uint32_t pvh_entry;
+
+	if (img->opt->raw_path) {
+		img->kind = BOOT_RAW;
+	} else if (elf_probe(img->data, img->len)) {
+		img->kind = pvh_find_entry(img->data, img->len, &pvh_entry)
+				    ? BOOT_PVH
+				    : BOOT_ELF;
+		if (img->kind == BOOT_ELF && elf_is_linux(img->data, img->len))
+			return err_set(
+				-ENOEXEC,
+				"%s is a Linux vmlinux without a PVH entry: build it with CONFIG_PVH=y or boot its bzImage",
+				img->path);
+	} else if (bzimage_probe(img->data, img->len)) {
+		img->kind = BOOT_BZIMAGE;
 	} else {
-		ret = err_set(
+		return err_set(
 			-ENOEXEC,
 			"%s is neither an ELF executable nor a Linux kernel: use --raw for a flat binary",
-			path);
+			img->path);
 	}
-	free(buf);
-	if (ret && err_msg()[0] && !strstr(err_msg(), path)) {
+	if (img->opt->initrd_path && !boot_image_is_linux(img))
+		return err_set(
+			-EINVAL,
+			"--initrd and --cmdline need a Linux kernel, and %s is not one",
+			img->path);
+	return 0;
+}
+
+int boot_image_open(struct boot_image *img, const struct boot_options *o,
+		    uint64_t max)
+{
+	int ret;
+
+	memset(img, 0, sizeof(*img));
+	img->opt = o;
+	img->path = o->raw_path ? o->raw_path : o->kernel_path;
+	ret = boot_read_file(img->path, max, &img->data, &img->len);
+	if (ret)
+		return ret;
+	if (o->initrd_path) {
+		ret = boot_read_file(o->initrd_path, max, &img->initrd,
+				     &img->initrd_len);
+		if (ret)
+			goto fail;
+	}
+	ret = boot_image_classify(img);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	boot_image_close(img);
+	return ret;
+}
+
+bool boot_image_is_linux(const struct boot_image *img)
+{
+	return img->kind == BOOT_BZIMAGE || img->kind == BOOT_PVH;
+}
+
+int boot_image_load(const struct boot_image *img, struct vm_mem *m,
+		    unsigned nr_vcpus, struct boot_entry *e)
+{
+	const struct boot_options *o = img->opt;
+	int ret = -EINVAL;
+
+	switch (img->kind) {
+	case BOOT_RAW:
+		ret = raw_load(m, nr_vcpus, img->data, img->len, o->load_addr,
+			       o->entry_set ? o->entry : o->load_addr, o->mode,
+			       e);
+		break;
+	case BOOT_ELF:
+		ret = elf_load(m, nr_vcpus, img->data, img->len, e);
+		break;
+	case BOOT_BZIMAGE:
+		ret = bzimage_load(m, nr_vcpus, img->data, img->len,
+				   img->initrd, img->initrd_len, o->cmdline, e);
+		break;
+	case BOOT_PVH:
+		ret = pvh_load(m, nr_vcpus, img->data, img->len, img->initrd,
+			       img->initrd_len, o->cmdline, e);
+		break;
+	}
+	if (ret && !strstr(err_msg(), img->path)) {
 		char msg[400];
 
 		snprintf(msg, sizeof(msg), "%s", err_msg());
-		err_set(ret, "%s: %s", path, msg);
+		err_set(ret, "%s: %s", img->path, msg);
 	}
+	return ret;
+}
+
+int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
+	      struct boot_entry *e)
+{
+	struct boot_image img;
+	int ret;
+
+	ret = boot_image_open(&img, o, m->size);
+	if (ret)
+		return ret;
+	ret = boot_image_load(&img, m, nr_vcpus, e);
+	boot_image_close(&img);
 	return ret;
 }

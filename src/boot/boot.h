@@ -19,9 +19,41 @@ struct boot_options {
 	uint64_t load_addr;	 /* --load-addr, raw images only */
 	uint64_t entry;		 /* --entry, raw images only */
 	bool entry_set;
+	const char *initrd_path; /* --initrd, Linux only */
+	const char *cmdline;	 /* --cmdline, Linux only */
 };
 
-/* Loads the image named by @o for a VM of @nr_vcpus vCPUs. */
+enum boot_kind {
+	BOOT_RAW,     /* --raw: a flat binary */
+	BOOT_ELF,     /* an ELF executable */
+	BOOT_BZIMAGE, /* a Linux bzImage */
+	BOOT_PVH,     /* an ELF kernel with a PVH entry note */
+};
+
+/* The guest image (and initrd) read into host memory, and what it is.  Kept
+ * for the life of minivmm, so a guest reboot reloads without reading. */
+struct boot_image {
+	const struct boot_options *opt;
+	enum boot_kind kind;
+	const char *path;
+	uint8_t *data;
+	size_t len;
+	uint8_t *initrd;
+	size_t initrd_len;
+};
+
+/* Reads the files named by @o (each at most @max bytes) and classifies the
+ * image; refuses what cannot be booted with a clear message. */
+int boot_image_open(struct boot_image *img, const struct boot_options *o,
+		    uint64_t max);
+void boot_image_close(struct boot_image *img);
+/* Whether the image is a Linux kernel, which needs the PC platform. */
+bool boot_image_is_linux(const struct boot_image *img);
+/* Puts the image into @m for @nr_vcpus vCPUs and says how they start. */
+int boot_image_load(const struct boot_image *img, struct vm_mem *m,
+		    unsigned nr_vcpus, struct boot_entry *e);
+
+/* boot_image_open + boot_image_load + boot_image_close, for one-shot use. */
 int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
 	      struct boot_entry *e);
 

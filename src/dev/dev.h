@@ -11,4 +11,22 @@ struct vm;
 int dev_debugcon_create(struct vm *vm);
 int dev_exit_create(struct vm *vm);
 
+struct bus;
+struct acpi_pm;
+struct pc_devices;
+struct term;
+
+/* ACPI PM1a registers on @pio; @poweroff runs (on a vCPU thread, no lock
+ * held) when the guest enters S5. */
+int acpi_pm_create(struct acpi_pm **pmp, struct bus *pio,
+		   void (*poweroff)(void *opaque), void *opaque);
+void acpi_pm_destroy(struct acpi_pm *pm);
+
+/* The PC devices of a Linux guest (pc.c): COM1 wired to the VM's serial
+ * option and @console (NULL: no input), i8042, RTC, the quiet legacy ports
+ * and ACPI power management; resets and power-off stop the VM. */
+int pc_devices_create(struct vm *vm, struct term *console,
+		      struct pc_devices **out);
+void pc_devices_destroy(struct pc_devices *d);
+
 #endif

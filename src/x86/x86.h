@@ -56,4 +56,9 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
 int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
 		unsigned nr_vcpus);
 
+/* The PC platform (pc.c): in-kernel irqchip, PIT and GSI routing, before
+ * any vCPU exists; then per vCPU the LAPIC LINT pins and boot MSRs. */
+int pc_vm_setup(const struct kvm *k, int vm_fd);
+int pc_vcpu_setup(const struct kvm *k, int vcpu_fd);
+
 #endif
