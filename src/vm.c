@@ -74,6 +74,9 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	ret = kvm_supported_cpuid(&vm->kvm, &vm->cpuid);
 	if (ret)
 		goto fail;
+	if (opt->platform == VM_PLATFORM_PC &&
+	    kvm_check_cap(&vm->kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		cpuid_enable_tsc_deadline(vm->cpuid);
 	if (opt->platform == VM_PLATFORM_PC) {
 		ret = pc_vm_setup(&vm->kvm, vm->fd);
 		if (ret)

@@ -91,6 +91,10 @@ struct legacy_port {
 static const struct legacy_port legacy_ports[] = {
 	{0x0000, 0x20, "dma1", legacy_absent_io,
 	 "8237 DMA 1: reserved by Linux, used only by ISA DMA drivers"},
+	{0x002e, 0x02, "superio1", legacy_absent_io,
+	 "Super I/O config (e.g. w83627hf_wdt, it87 probe 0x2E/0x2F)"},
+	{0x004e, 0x02, "superio2", legacy_absent_io,
+	 "Super I/O config, second address (0x4E/0x4F)"},
 	{0x0080, 0x01, "post", legacy_absent_io,
 	 "POST codes; Linux's outb_p() delay writes it constantly"},
 	{0x0081, 0x0f, "dma-page", legacy_absent_io,

@@ -17,6 +17,13 @@ static unsigned order_base_2(unsigned n)
 	return bits;
 }
 
+void cpuid_enable_tsc_deadline(struct kvm_cpuid2 *supported)
+{
+	for (unsigned i = 0; i < supported->nent; i++)
+		if (supported->entries[i].function == 1)
+			supported->entries[i].ecx |= 1u << 24;
+}
+
 int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
 		unsigned nr_vcpus)
 {
@@ -36,6 +43,10 @@ int cpuid_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
 			/* APIC id, logical processor count, HTT. */
 			e->ebx = (e->ebx & 0x0000ffff) | (index << 24) |
 				 ((nr_vcpus > 255 ? 255 : nr_vcpus) << 16);
+			/* Say "hypervisor present", so the guest looks at
+			 * the KVM leaves (kvm-clock, PV features) that KVM's
+			 * table has but does not flag here itself. */
+			e->ecx |= 1u << 31;
 			if (nr_vcpus > 1)
 				e->edx |= 1u << 28;
 			else

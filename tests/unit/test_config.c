@@ -116,6 +116,32 @@ static void test_all_options(void **state)
 	assert_int_equal(c.boot.mode, CPU_MODE_PROTECTED);
 }
 
+static void test_linux_options(void **state)
+{
+	struct config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "run", "--kernel", "bzImage", "--initrd",
+			       "initrd.img", "--cmdline", "console=ttyS0 quiet",
+			       "--serial", "file:/tmp/console.log",
+			       "--on-reboot", "restart"),
+			 0);
+	assert_string_equal(c.boot.initrd_path, "initrd.img");
+	assert_string_equal(c.boot.cmdline, "console=ttyS0 quiet");
+	assert_int_equal(c.vm.serial, VM_SERIAL_FILE);
+	assert_string_equal(c.vm.serial_path, "/tmp/console.log");
+	assert_true(c.restart_on_reboot);
+	assert_int_equal(PARSE(&c, "run", "--kernel", "k", "--serial", "none",
+			       "--on-reboot", "exit"),
+			 0);
+	assert_int_equal(c.vm.serial, VM_SERIAL_NONE);
+	assert_false(c.restart_on_reboot);
+	assert_int_equal(PARSE(&c, "run", "--kernel", "k"), 0);
+	assert_int_equal(c.vm.serial, VM_SERIAL_STDIO);
+	assert_null(c.boot.initrd_path);
+	assert_null(c.boot.cmdline);
+}
+
 static void test_help_version(void **state)
 {
 	struct config c;
@@ -139,6 +165,10 @@ static void test_help_version(void **state)
 	assert_non_null(strstr(config_usage, "--trace-mmio"));
 	assert_non_null(strstr(config_usage, "--max-exits"));
 	assert_non_null(strstr(config_usage, "--stats"));
+	assert_non_null(strstr(config_usage, "--initrd"));
+	assert_non_null(strstr(config_usage, "--cmdline"));
+	assert_non_null(strstr(config_usage, "--serial"));
+	assert_non_null(strstr(config_usage, "--on-reboot"));
 }
 
 /* Each bad command line fails with a message naming the problem. */
@@ -194,6 +224,18 @@ static void test_errors(void **state)
 	expect_error(PARSE(&c, "run", "--kernel", "k", "--mode", "long"),
 		     "--raw images only");
 	expect_error(PARSE(&c, "run", "--raw", ""), "empty file name");
+	expect_error(PARSE(&c, "run", "--raw", "a", "--initrd", "i"),
+		     "apply to Linux kernels");
+	expect_error(PARSE(&c, "run", "--raw", "a", "--cmdline", "x"),
+		     "apply to Linux kernels");
+	expect_error(PARSE(&c, "run", "--kernel", "k", "--initrd", ""),
+		     "empty file name");
+	expect_error(PARSE(&c, "run", "--kernel", "k", "--serial", "tty"),
+		     "--serial 'tty'");
+	expect_error(PARSE(&c, "run", "--kernel", "k", "--serial", "file:"),
+		     "--serial 'file:'");
+	expect_error(PARSE(&c, "run", "--kernel", "k", "--on-reboot", "halt"),
+		     "--on-reboot 'halt'");
 }
 
 int main(void)
@@ -203,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_options),
+		cmocka_unit_test(test_linux_options),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_errors),
 	};
