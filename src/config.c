@@ -45,7 +45,9 @@ const char config_usage[] =
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
-	"Exit status: 0 when the guest halts or powers off, V when it writes V to\n"
+	"On the console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"\n"
+	"Exit status: 0 when the guest halts, powers off or reboots, V when it writes V to\n"
 	"port 0x501, 1 on a minivmm or user error, 2 when the guest faults,\n"
 	"128+N on signal N.\n";
 
