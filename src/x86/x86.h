@@ -53,6 +53,9 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
 
 /* Sets the vCPU's CPUID from KVM's supported table, with its own APIC id and
  * a topology of @nr_vcpus cores in one socket. */
+/* Rewrites the topology leaves of @c for vCPU @index of @nr_vcpus. */
+void cpuid_apply_topology(struct kvm_cpuid2 *c, unsigned index,
+			  unsigned nr_vcpus);
 /* Offers the TSC-deadline LAPIC timer, which KVM's in-kernel LAPIC emulates
  * (KVM_CAP_TSC_DEADLINE_TIMER) but its table does not show. */
 void cpuid_enable_tsc_deadline(struct kvm_cpuid2 *supported);
