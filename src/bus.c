@@ -121,6 +121,15 @@ static void bus_log_unassigned(struct bus *b, uint64_t addr, uint32_t len,
 	}
 }
 
+void bus_log_summary(struct bus *b)
+{
+	if (b->rl.suppressed)
+		fprintf(stderr,
+			"minivmm: %s: %lu more unassigned accesses not shown\n",
+			b->name, b->rl.suppressed);
+	b->rl.suppressed = 0;
+}
+
 int bus_dispatch(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 		 bool is_write)
 {

@@ -50,4 +50,7 @@ struct bus_range *bus_find(const struct bus *b, uint64_t addr, uint32_t len);
 int bus_dispatch(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 		 bool is_write);
 
+/* Says how many unassigned-access lines the rate limit dropped. */
+void bus_log_summary(struct bus *b);
+
 #endif

@@ -262,6 +262,8 @@ int vm_run(struct vm *vm)
 		vm->vcpus[i].thread_created = false;
 	}
 	fflush(stdout);
+	bus_log_summary(&vm->pio);
+	bus_log_summary(&vm->mmio);
 	close(sig_fd);
 out_mask:
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
