@@ -72,6 +72,36 @@ int raw_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
 	     struct boot_entry *e);
 
 bool elf_probe(const uint8_t *buf, size_t len);
+
+/* The ELF fields minivmm uses, the same for both classes. */
+struct elf_info {
+	bool is64;
+	uint64_t entry;
+	uint64_t phoff;
+	uint16_t phnum;
+};
+
+struct elf_segment {
+	uint32_t type;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+/* Checks an x86 ELF executable's header and that its program header table
+ * lies inside the file; -ENOEXEC with a message otherwise. */
+int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info);
+/* Program header @i (< info->phnum) of a parsed file. */
+void elf_segment(const uint8_t *buf, const struct elf_info *info, unsigned i,
+		 struct elf_segment *s);
+/* A loader's own rule for where segment @i may go (0 or -errno). */
+typedef int elf_segment_check_fn(const struct vm_mem *m,
+				 const struct elf_segment *s, unsigned i,
+				 void *ctx);
+/* Checks every PT_LOAD segment against the file, guest memory and @check,
+ * then copies them all (zeroing each one's .bss); *@end gets the end of
+ * the highest.  Nothing is copied unless all pass. */
+int elf_load_segments(struct vm_mem *m, const uint8_t *buf, size_t len,
+		      const struct elf_info *info, elf_segment_check_fn *check,
+		      void *ctx, uint64_t *end);
 /* An ELF executable: PT_LOAD segments at their physical addresses; ELF32 is
  * entered in protected mode, ELF64 in long mode, at e_entry. */
 int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,

@@ -9,26 +9,12 @@
 #include <inttypes.h>
 #include <string.h>
 
-/* The fields minivmm uses, the same for both classes. */
-struct elf_info {
-	bool is64;
-	uint64_t entry;
-	uint64_t phoff;
-	uint16_t phnum;
-};
-
-struct elf_segment {
-	uint32_t type;
-	uint64_t offset, paddr, filesz, memsz;
-};
-
 bool elf_probe(const uint8_t *buf, size_t len)
 {
 	return len >= SELFMAG && memcmp(buf, ELFMAG, SELFMAG) == 0;
 }
 
-static int elf_read_header(const uint8_t *buf, size_t len,
-			   struct elf_info *info)
+int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info)
 {
 	uint16_t type, machine, phentsize;
 
@@ -96,88 +82,121 @@ static int elf_read_header(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-static void elf_read_segment(const uint8_t *buf, const struct elf_info *info,
-			     unsigned i, struct elf_segment *s)
+void elf_segment(const uint8_t *buf, const struct elf_info *info, unsigned i,
+		 struct elf_segment *s)
 {
 	if (info->is64) {
 		Elf64_Phdr p;
 
 		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p),
 		       sizeof(p));
-		*s = (struct elf_segment){p.p_type, p.p_offset, p.p_paddr,
-					  p.p_filesz, p.p_memsz};
+		*s = (struct elf_segment){p.p_type,  p.p_offset, p.p_vaddr,
+					  p.p_paddr, p.p_filesz, p.p_memsz,
+					  p.p_align};
 	} else {
 		Elf32_Phdr p;
 
 		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p),
 		       sizeof(p));
-		*s = (struct elf_segment){p.p_type, p.p_offset, p.p_paddr,
-					  p.p_filesz, p.p_memsz};
+		*s = (struct elf_segment){p.p_type,  p.p_offset, p.p_vaddr,
+					  p.p_paddr, p.p_filesz, p.p_memsz,
+					  p.p_align};
 	}
+}
+
+int elf_load_segments(struct vm_mem *m, const uint8_t *buf, size_t len,
+		      const struct elf_info *info, elf_segment_check_fn *check,
+		      void *ctx, uint64_t *end)
+{
+	unsigned loads = 0;
+	int ret;
+
+	*end = 0;
+	/* Check every segment before copying any. */
+	for (unsigned i = 0; i < info->phnum; i++) {
+		struct elf_segment s;
+
+		elf_segment(buf, info, i, &s);
+		if (s.type != PT_LOAD)
+			continue;
+		if (s.filesz > s.memsz)
+			return err_set(
+				-ENOEXEC,
+				"ELF segment %u has more file bytes than memory bytes",
+				i);
+		if (s.offset > len || s.filesz > len - s.offset)
+			return err_set(
+				-ENOEXEC,
+				"truncated ELF: segment %u ends past the end of the file",
+				i);
+		if (!mem_ptr(m, s.paddr, s.memsz))
+			return err_set(
+				-ERANGE,
+				"ELF segment %u (0x%" PRIx64 "+0x%" PRIx64
+				") lies outside guest memory (0x0-0x%" PRIx64
+				"): raise --mem or relink",
+				i, s.paddr, s.memsz, mem_end(m) - 1);
+		ret = check ? check(m, &s, i, ctx) : 0;
+		if (ret)
+			return ret;
+		if (s.paddr + s.memsz > *end)
+			*end = s.paddr + s.memsz;
+		loads++;
+	}
+	if (!loads)
+		return err_set(-ENOEXEC, "ELF has no loadable segment");
+	for (unsigned i = 0; i < info->phnum; i++) {
+		struct elf_segment s;
+		uint8_t *dst;
+
+		elf_segment(buf, info, i, &s);
+		if (s.type != PT_LOAD)
+			continue;
+		dst = mem_ptr(m, s.paddr, s.memsz);
+		memcpy(dst, buf + s.offset, s.filesz);
+		memset(dst + s.filesz, 0, s.memsz - s.filesz);
+	}
+	return 0;
+}
+
+struct elf_guest {
+	enum cpu_mode mode;
+	unsigned nr_vcpus;
+};
+
+/* A plain ELF guest must leave minivmm's boot tables and stacks alone. */
+static int elf_guest_check(const struct vm_mem *m, const struct elf_segment *s,
+			   unsigned i, void *ctx)
+{
+	const struct elf_guest *g = ctx;
+
+	(void)i;
+	return boot_check_reserved(m, g->mode, g->nr_vcpus, s->paddr, s->memsz,
+				   "an ELF segment");
 }
 
 int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
 	     size_t len, struct boot_entry *e)
 {
 	struct elf_info info = {0};
-	enum cpu_mode mode;
-	unsigned loads = 0;
+	struct elf_guest g = {.nr_vcpus = nr_vcpus};
+	uint64_t end;
 	int ret;
 
-	ret = elf_read_header(buf, len, &info);
+	ret = elf_parse(buf, len, &info);
 	if (ret)
 		return ret;
-	mode = info.is64 ? CPU_MODE_LONG : CPU_MODE_PROTECTED;
-
-	/* Check every segment before copying any. */
-	for (unsigned pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < info.phnum; i++) {
-			struct elf_segment s;
-			uint8_t *dst;
-
-			elf_read_segment(buf, &info, i, &s);
-			if (s.type != PT_LOAD)
-				continue;
-			dst = mem_ptr(m, s.paddr, s.memsz);
-			if (pass == 1) {
-				memcpy(dst, buf + s.offset, s.filesz);
-				memset(dst + s.filesz, 0, s.memsz - s.filesz);
-				continue;
-			}
-			if (s.filesz > s.memsz)
-				return err_set(
-					-ENOEXEC,
-					"ELF segment %u has more file bytes than memory bytes",
-					i);
-			if (s.offset > len || s.filesz > len - s.offset)
-				return err_set(
-					-ENOEXEC,
-					"truncated ELF: segment %u ends past the end of the file",
-					i);
-			if (!dst)
-				return err_set(
-					-ERANGE,
-					"ELF segment %u (0x%" PRIx64
-					"+0x%" PRIx64
-					") lies outside guest memory (0x0-0x%" PRIx64
-					"): raise --mem or relink",
-					i, s.paddr, s.memsz, mem_end(m) - 1);
-			ret = boot_check_reserved(m, mode, nr_vcpus, s.paddr,
-						  s.memsz, "an ELF segment");
-			if (ret)
-				return ret;
-			loads++;
-		}
-		if (!loads)
-			return err_set(-ENOEXEC, "ELF has no loadable segment");
-	}
+	g.mode = info.is64 ? CPU_MODE_LONG : CPU_MODE_PROTECTED;
+	ret = elf_load_segments(m, buf, len, &info, elf_guest_check, &g, &end);
+	if (ret)
+		return ret;
 	if (!mem_ptr(m, info.entry, 1))
 		return err_set(-ERANGE,
 			       "ELF entry point 0x%" PRIx64
 			       " is outside guest memory",
 			       info.entry);
 	*e = (struct boot_entry){
-		.mode = mode,
+		.mode = g.mode,
 		.rip = info.entry,
 		.per_cpu_stack = true,
 	};

@@ -12,110 +12,6 @@
 #define LINUX_KERNEL_VADDR 0xffffffff80000000ull /* __START_KERNEL_map */
 #define LINUX32_KERNEL_VADDR 0xC0000000ull	 /* i386 PAGE_OFFSET */
 
-/* The fields minivmm uses, the same for both classes. */
-struct pvh_elf {
-	bool is64;
-	uint16_t machine;
-	uint16_t type;
-	uint64_t entry;
-	uint64_t phoff;
-	uint16_t phnum;
-};
-
-struct pvh_phdr {
-	uint32_t type;
-	uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-
-/* NULL if the header and the program header table lie inside the file,
- * else why not. */
-static const char *pvh_read_elf(const uint8_t *buf, size_t len,
-				struct pvh_elf *info)
-{
-	uint16_t phentsize;
-
-	if (len < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG))
-		return "not an ELF file";
-	if (buf[EI_DATA] != ELFDATA2LSB)
-		return "the ELF file is not little-endian";
-	if (buf[EI_CLASS] == ELFCLASS64) {
-		Elf64_Ehdr h;
-
-		if (len < sizeof(h))
-			return "truncated ELF header";
-		memcpy(&h, buf, sizeof(h));
-		*info = (struct pvh_elf){
-			.is64 = true,
-			.machine = h.e_machine,
-			.type = h.e_type,
-			.entry = h.e_entry,
-			.phoff = h.e_phoff,
-			.phnum = h.e_phnum,
-		};
-		phentsize = h.e_phentsize;
-		if (phentsize != sizeof(Elf64_Phdr))
-			return "bad ELF program header size";
-	} else if (buf[EI_CLASS] == ELFCLASS32) {
-		Elf32_Ehdr h;
-
-		if (len < sizeof(h))
-			return "truncated ELF header";
-		memcpy(&h, buf, sizeof(h));
-		*info = (struct pvh_elf){
-			.is64 = false,
-			.machine = h.e_machine,
-			.type = h.e_type,
-			.entry = h.e_entry,
-			.phoff = h.e_phoff,
-			.phnum = h.e_phnum,
-		};
-		phentsize = h.e_phentsize;
-		if (phentsize != sizeof(Elf32_Phdr))
-			return "bad ELF program header size";
-	} else {
-		return "unknown ELF class";
-	}
-	/* phnum * phentsize fits in 32 bits: no overflow. */
-	if (info->phoff > len ||
-	    (uint64_t)info->phnum * phentsize > len - info->phoff)
-		return "truncated ELF: program headers end past the end of the file";
-	return NULL;
-}
-
-static void pvh_read_phdr(const uint8_t *buf, const struct pvh_elf *info,
-			  unsigned i, struct pvh_phdr *p)
-{
-	if (info->is64) {
-		Elf64_Phdr h;
-
-		memcpy(&h, buf + info->phoff + (uint64_t)i * sizeof(h),
-		       sizeof(h));
-		*p = (struct pvh_phdr){
-			.type = h.p_type,
-			.offset = h.p_offset,
-			.vaddr = h.p_vaddr,
-			.paddr = h.p_paddr,
-			.filesz = h.p_filesz,
-			.memsz = h.p_memsz,
-			.align = h.p_align,
-		};
-	} else {
-		Elf32_Phdr h;
-
-		memcpy(&h, buf + info->phoff + (uint64_t)i * sizeof(h),
-		       sizeof(h));
-		*p = (struct pvh_phdr){
-			.type = h.p_type,
-			.offset = h.p_offset,
-			.vaddr = h.p_vaddr,
-			.paddr = h.p_paddr,
-			.filesz = h.p_filesz,
-			.memsz = h.p_memsz,
-			.align = h.p_align,
-		};
-	}
-}
-
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -136,16 +32,16 @@ static bool note_name_is(const uint8_t *name, uint32_t namesz, const char *want)
  * PT_NOTE segments; *@desc points into @buf, *@descsz bytes, all checked to
  * lie inside the segment and the file. */
 static bool elf_find_note(const uint8_t *buf, size_t len,
-			  const struct pvh_elf *info, const char *name,
+			  const struct elf_info *info, const char *name,
 			  bool any_type, uint32_t type, const uint8_t **desc,
 			  uint32_t *descsz)
 {
 	for (unsigned i = 0; i < info->phnum; i++) {
-		struct pvh_phdr p;
+		struct elf_segment p;
 		const uint8_t *seg;
 		uint64_t pos = 0, align;
 
-		pvh_read_phdr(buf, info, i, &p);
+		elf_segment(buf, info, i, &p);
 		if (p.type != PT_NOTE)
 			continue;
 		if (p.offset > len || p.filesz > len - p.offset)
@@ -186,11 +82,11 @@ static bool elf_find_note(const uint8_t *buf, size_t len,
 
 bool pvh_find_entry(const uint8_t *elf, size_t len, uint32_t *entry)
 {
-	struct pvh_elf info;
+	struct elf_info info;
 	const uint8_t *desc;
 	uint32_t dsz;
 
-	if (pvh_read_elf(elf, len, &info))
+	if (elf_parse(elf, len, &info))
 		return false;
 	if (!elf_find_note(elf, len, &info, "Xen", false,
 			   PVH_ELFNOTE_PHYS32_ENTRY, &desc, &dsz))
@@ -206,11 +102,11 @@ bool pvh_find_entry(const uint8_t *elf, size_t len, uint32_t *entry)
 
 bool elf_is_linux(const uint8_t *elf, size_t len)
 {
-	struct pvh_elf info;
+	struct elf_info info;
 	const uint8_t *desc;
 	uint32_t dsz;
 
-	if (pvh_read_elf(elf, len, &info))
+	if (elf_parse(elf, len, &info))
 		return false;
 	/* vmlinux carries "Linux" notes (build salt, LTO info). */
 	if (elf_find_note(elf, len, &info, "Linux", true, 0, &desc, &dsz))
@@ -219,9 +115,9 @@ bool elf_is_linux(const uint8_t *elf, size_t len)
 		return true;
 	/* Linked in the kernel's high mapping, loaded low. */
 	for (unsigned i = 0; i < info.phnum; i++) {
-		struct pvh_phdr p;
+		struct elf_segment p;
 
-		pvh_read_phdr(elf, &info, i, &p);
+		elf_segment(elf, &info, i, &p);
 		if (p.type != PT_LOAD || p.vaddr == p.paddr)
 			continue;
 		if (p.vaddr >=
@@ -231,63 +127,25 @@ bool elf_is_linux(const uint8_t *elf, size_t len)
 	return false;
 }
 
-/* Checks every PT_LOAD segment, then copies them; *@end gets the end of
- * the highest one. */
-static int pvh_load_segments(struct vm_mem *m, const uint8_t *elf, size_t len,
-			     const struct pvh_elf *info, uint64_t *end)
+/* PVH kernels go above the boot structures and below the MMIO hole. */
+static int pvh_segment_check(const struct vm_mem *m,
+			     const struct elf_segment *s, unsigned i, void *ctx)
 {
 	uint64_t low_end = m->regions[0].size;
-	unsigned loads = 0;
 
-	*end = 0;
-	for (unsigned pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < info->phnum; i++) {
-			struct pvh_phdr s;
-			uint64_t seg_end;
-			uint8_t *dst;
-
-			pvh_read_phdr(elf, info, i, &s);
-			if (s.type != PT_LOAD)
-				continue;
-			if (pass == 1) {
-				dst = mem_ptr(m, s.paddr, s.memsz);
-				memcpy(dst, elf + s.offset, s.filesz);
-				memset(dst + s.filesz, 0, s.memsz - s.filesz);
-				continue;
-			}
-			if (s.filesz > s.memsz)
-				return err_set(
-					-ENOEXEC,
-					"ELF segment %u has more file bytes than memory bytes",
-					i);
-			if (s.offset > len || s.filesz > len - s.offset)
-				return err_set(
-					-ENOEXEC,
-					"truncated ELF: segment %u ends past the end of the file",
-					i);
-			if (s.paddr < LINUX_KERNEL_MIN_ADDR)
-				return err_set(
-					-EINVAL,
-					"ELF segment %u at 0x%" PRIx64
-					" lies below 1 MiB, where minivmm puts the PVH boot structures: link the kernel at 1 MiB or above",
-					i, s.paddr);
-			if (__builtin_add_overflow(s.paddr, s.memsz,
-						   &seg_end) ||
-			    seg_end > low_end || !mem_ptr(m, s.paddr, s.memsz))
-				return err_set(
-					-ENOMEM,
-					"ELF segment %u (0x%" PRIx64
-					"+0x%" PRIx64
-					") does not fit in RAM below 0x%" PRIx64
-					": raise --mem",
-					i, s.paddr, s.memsz, low_end);
-			if (seg_end > *end)
-				*end = seg_end;
-			loads++;
-		}
-		if (!loads)
-			return err_set(-ENOEXEC, "ELF has no loadable segment");
-	}
+	(void)ctx;
+	if (s->paddr < LINUX_KERNEL_MIN_ADDR)
+		return err_set(
+			-EINVAL,
+			"ELF segment %u at 0x%" PRIx64
+			" lies below 1 MiB, where minivmm puts the PVH boot structures: link the kernel at 1 MiB or above",
+			i, s->paddr);
+	if (s->paddr + s->memsz > low_end)
+		return err_set(-ENOMEM,
+			       "ELF segment %u (0x%" PRIx64 "+0x%" PRIx64
+			       ") does not fit in RAM below 0x%" PRIx64
+			       ": raise --mem",
+			       i, s->paddr, s->memsz, low_end);
 	return 0;
 }
 
@@ -299,27 +157,21 @@ int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *elf,
 	struct hvm_memmap_table_entry *mm;
 	struct hvm_modlist_entry *mod;
 	struct hvm_start_info *si;
-	struct pvh_elf info;
+	struct elf_info info;
 	uint64_t kernel_end = 0, initrd_addr = 0, rsdp = 0, mp = 0;
-	const char *why;
 	uint32_t entry;
 	unsigned n;
 	int ret;
 
-	why = pvh_read_elf(elf, len, &info);
-	if (why)
-		return err_set(-ENOEXEC, "%s", why);
-	if (info.type != ET_EXEC)
-		return err_set(-ENOEXEC, "ELF type %u is not an executable",
-			       info.type);
-	if (info.machine != (info.is64 ? EM_X86_64 : EM_386))
-		return err_set(-ENOEXEC, "ELF for machine %u, not x86",
-			       info.machine);
+	ret = elf_parse(elf, len, &info);
+	if (ret)
+		return ret;
 	if (!pvh_find_entry(elf, len, &entry))
 		return err_set(
 			-ENOEXEC,
 			"no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build Linux with CONFIG_PVH=y, or boot its bzImage");
-	ret = pvh_load_segments(m, elf, len, &info, &kernel_end);
+	ret = elf_load_segments(m, elf, len, &info, pvh_segment_check, NULL,
+				&kernel_end);
 	if (ret)
 		return ret;
 	if (!mem_ptr(m, entry, 1))

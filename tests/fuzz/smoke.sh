@@ -11,7 +11,7 @@ for t in "$dir"/fuzz_*; do
 	work="$dir/corpus-$name"
 	mkdir -p "$work"
 	seeds=("$here/corpus/$name")
-	[ "$name" = elf ] && seeds+=("$guests")
+	case $name in elf | pvh) seeds+=("$guests") ;; esac
 	[ -d "${seeds[0]}" ] || seeds=("${seeds[@]:1}")
 	if "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$dir/crash-$name-" "$work" "${seeds[@]}" \

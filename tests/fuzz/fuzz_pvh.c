@@ -1,0 +1,25 @@
+/* libFuzzer target: PVH note lookup, Linux detection and the PVH loader on
+ * arbitrary ELF bytes. */
+#include "boot/linux.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct vm_mem mem;
+	static const uint8_t initrd[4096];
+	struct boot_entry e;
+	uint32_t entry;
+
+	if (!mem.host && mem_init(&mem, 32ull << 20))
+		abort();
+	pvh_find_entry(data, size, &entry);
+	elf_is_linux(data, size);
+	pvh_load(&mem, 2, data, size, initrd, sizeof(initrd), "console=ttyS0",
+		 &e);
+	return 0;
+}
