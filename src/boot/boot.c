@@ -131,10 +131,14 @@ void boot_image_close(struct boot_image *img)
 static int boot_image_classify(struct boot_image *img)
 {
 	uint32_t pvh_entry;
+	int ret;
 
 	if (img->opt->raw_path) {
 		img->kind = BOOT_RAW;
 	} else if (elf_probe(img->data, img->len)) {
+		ret = elf_check_file(img->data, img->len);
+		if (ret)
+			return ret;
 		img->kind = pvh_find_entry(img->data, img->len, &pvh_entry)
 				    ? BOOT_PVH
 				    : BOOT_ELF;

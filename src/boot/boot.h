@@ -89,6 +89,9 @@ struct elf_segment {
 /* Checks an x86 ELF executable's header and that its program header table
  * lies inside the file; -ENOEXEC with a message otherwise. */
 int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info);
+/* elf_parse, and every segment's bytes inside the file (a truncated
+ * kernel is "truncated", not "no PVH note"). */
+int elf_check_file(const uint8_t *buf, size_t len);
 /* Program header @i (< info->phnum) of a parsed file. */
 void elf_segment(const uint8_t *buf, const struct elf_info *info, unsigned i,
 		 struct elf_segment *s);

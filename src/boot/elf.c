@@ -82,6 +82,26 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info)
 	return 0;
 }
 
+int elf_check_file(const uint8_t *buf, size_t len)
+{
+	struct elf_info info = {0};
+	int ret = elf_parse(buf, len, &info);
+
+	for (unsigned i = 0; !ret && i < info.phnum; i++) {
+		struct elf_segment s;
+
+		elf_segment(buf, &info, i, &s);
+		if (s.type == PT_NULL)
+			continue;
+		if (s.offset > len || s.filesz > len - s.offset)
+			ret = err_set(
+				-ENOEXEC,
+				"truncated ELF: segment %u ends past the end of the file",
+				i);
+	}
+	return ret;
+}
+
 void elf_segment(const uint8_t *buf, const struct elf_info *info, unsigned i,
 		 struct elf_segment *s)
 {

@@ -29,6 +29,9 @@
 #define LINUX_ZERO_PAGE_ADDR 0x7000ull
 #define LINUX_CMDLINE_ADDR 0x20000ull
 #define LINUX_CMDLINE_MAX 0x10000ull /* bytes, the NUL included */
+/* PVH has no cmdline_size: x86 Linux keeps COMMAND_LINE_SIZE (2048) bytes,
+ * the NUL included, and would cut a longer line silently. */
+#define PVH_CMDLINE_MAX 2048ull
 #define LINUX_KERNEL_MIN_ADDR 0x100000ull
 #define PVH_START_INFO_ADDR 0x8000ull
 #define PVH_MODLIST_ADDR 0x8040ull

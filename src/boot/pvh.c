@@ -179,8 +179,8 @@ int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *elf,
 			       "the PVH entry point 0x%" PRIx32
 			       " is outside guest memory",
 			       entry);
-	ret = linux_write_cmdline(m, cmdline, LINUX_CMDLINE_MAX - 1,
-				  "minivmm's command line area");
+	ret = linux_write_cmdline(m, cmdline, PVH_CMDLINE_MAX - 1,
+				  "x86 Linux's COMMAND_LINE_SIZE");
 	if (ret)
 		return ret;
 	if (initrd_len) {
