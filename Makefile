@@ -28,7 +28,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check test test-build unit guests test-guests test-negative run bench fuzz format check-format clean
+.PHONY: all check test test-build unit guests test-guests test-negative test-linux run bench bench-boot fuzz format check-format clean
 
 all: $(BUILD)/minivmm
 
@@ -66,6 +66,10 @@ test-guests: $(BUILD)/minivmm guests
 
 test-negative: $(BUILD)/minivmm guests
 	@tests/negative.sh $(BUILD)/minivmm $(BUILD)/guests
+
+# Linux guests (Debian kernels) in the vmhost; fetches the kernels once.
+test-linux: $(BUILD)/minivmm guests
+	@tests/linux/run.sh $(BUILD)/minivmm $(BUILD)/guests
 
 test: test-build
 	@tests/run-all.sh $(BUILD)

@@ -7,3 +7,8 @@ $(BUILD)/bench/bench: bench/bench.c $(BUILD)/libminivmm.a
 bench: $(BUILD)/minivmm $(BUILD)/bench/bench guests
 	@$(BUILD)/bench/bench $(BUILD)/minivmm $(BUILD)/seed/vm.bin $(BUILD)/guests/hlt.bin
 	@bench/rss.sh $(BUILD)/minivmm $(BUILD)/guests/hlt.bin
+	@bench/boot.sh $(BUILD)/minivmm
+
+# Linux boot time and RSS against QEMU microvm, in the vmhost.
+bench-boot: $(BUILD)/minivmm
+	@bench/boot.sh $(BUILD)/minivmm

@@ -1,0 +1,71 @@
+# Host-side set-up shared by tests/linux/run.sh and bench/boot.sh (sourced):
+# fetches the Debian kernels, extracts both PVH vmlinux files, builds the
+# guest initramfs and marktime, and stages what the vmhost session needs.
+
+LINUX_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LINUX_TOP=$(cd "$LINUX_HERE/../.." && pwd)
+. "$LINUX_TOP/tests/vmhost/fetch.sh"
+
+# le32 FILE OFFSET: the little-endian 32-bit number at OFFSET.
+le32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+
+# extract_vmlinux BZIMAGE OUT: the ELF inside a bzImage (xz or legacy lz4),
+# found from the setup header's payload_offset/payload_length; cached.
+extract_vmlinux() {
+	local bz=$1 out=$2 sects off len magic
+	[ -s "$out" ] && [ "$out" -nt "$bz" ] && return 0
+	sects=$(od -An -tu1 -j $((0x1F1)) -N1 "$bz" | tr -d ' ')
+	[ "$sects" = 0 ] && sects=4
+	off=$(($(le32 "$bz" $((0x248))) + (sects + 1) * 512))
+	len=$(le32 "$bz" $((0x24C)))
+	magic=$(tail -c +$((off + 1)) "$bz" | head -c 6 | od -An -tx1 | tr -d ' ')
+	case "$magic" in
+	fd377a585a00) tail -c +$((off + 1)) "$bz" | head -c "$len" | xz -dcq >"$out.tmp" 2>/dev/null ;;
+	02214c18*) tail -c +$((off + 1)) "$bz" | head -c "$len" | lz4 -dcq >"$out.tmp" 2>/dev/null ;;
+	*)
+		echo "extract_vmlinux: $bz: unknown payload magic $magic" >&2
+		return 1
+		;;
+	esac
+	if [ "$(head -c 4 "$out.tmp" | od -An -c | tr -d ' ')" != '177ELF' ]; then
+		echo "extract_vmlinux: $bz: payload did not decompress to an ELF" >&2
+		rm -f "$out.tmp"
+		return 1
+	fi
+	mv "$out.tmp" "$out"
+}
+
+# linux_prepare MINIVMM STAGE: fills directory STAGE (symlinks) with
+# minivmm, the kernels (cloud|generic).{bzImage,vmlinux}, initrd, marktime
+# and bin/ (bash and the coreutils the scripts use; busybox lacks some
+# options), then sets LINUX_FILES to the vmhost.sh -f arguments.
+linux_prepare() {
+	local minivmm=$1 stage=$2 cache f
+	vmhost_fetch || return 1
+	cache=$VMHOST_CACHE
+	extract_vmlinux "$VMHOST_CLOUD_KERNEL" "$cache/root-cloud-amd64/vmlinux" || return 1
+	extract_vmlinux "$VMHOST_GENERIC_KERNEL" "$cache/root-amd64/vmlinux" || return 1
+	"$LINUX_TOP/tests/vmhost/mkinitrd.sh" "$cache/linux-test-initrd.cpio.gz" || return 1
+	mkdir -p "$LINUX_TOP/build/linux"
+	gcc -static -O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE \
+		-o "$LINUX_TOP/build/linux/marktime" "$LINUX_HERE/marktime.c" || return 1
+	rm -rf "$stage"
+	mkdir -p "$stage/bin"
+	ln -s "$(realpath "$minivmm")" "$stage/minivmm"
+	ln -s "$VMHOST_CLOUD_KERNEL" "$stage/cloud.bzImage"
+	ln -s "$cache/root-cloud-amd64/vmlinux" "$stage/cloud.vmlinux"
+	ln -s "$VMHOST_GENERIC_KERNEL" "$stage/generic.bzImage"
+	ln -s "$cache/root-amd64/vmlinux" "$stage/generic.vmlinux"
+	ln -s "$cache/linux-test-initrd.cpio.gz" "$stage/initrd"
+	ln -s "$LINUX_TOP/build/linux/marktime" "$stage/marktime"
+	for f in bash env date timeout; do
+		ln -s "$(command -v "$f")" "$stage/bin/$f"
+	done
+	LINUX_FILES=(-f "$stage")
+}
+
+# The vmhost runs its SCRIPT with busybox sh: this stub puts bin/ first on
+# PATH and runs the real script with bash.  Usage: vmhost_stub DIR SCRIPT
+vmhost_stub() {
+	printf '%s\n' "export PATH=/work/$1/bin:\$PATH" "cd /work/$1 && exec bash ./$2"
+}
