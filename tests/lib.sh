@@ -17,3 +17,23 @@ run_vmm() {
 	status=0
 	timeout -k 5 "$T_TIMEOUT" "$MINIVMM" "$@" >"$out.out" 2>"$out.err" </dev/null || status=$?
 }
+
+# refuse NAME PATTERN ARGS...: minivmm ARGS prints exactly one stderr line
+# "minivmm: ..." matching PATTERN, nothing on stdout, and exits 1.
+refuse() {
+	local name=$1 pattern=$2 lines
+	shift 2
+	run_vmm "$T_TMP/neg" "$@"
+	lines=$(wc -l <"$T_TMP/neg.err")
+	if [ "$status" != 1 ]; then
+		not_ok "$name" "status $status, expected 1; stderr: $(head -c 300 "$T_TMP/neg.err")"
+	elif [ "$lines" != 1 ]; then
+		not_ok "$name" "$lines stderr lines: $(head -c 300 "$T_TMP/neg.err")"
+	elif ! grep -qE -- "^minivmm: .*$pattern" "$T_TMP/neg.err"; then
+		not_ok "$name" "stderr lacks /$pattern/: $(cat "$T_TMP/neg.err")"
+	elif [ -s "$T_TMP/neg.out" ]; then
+		not_ok "$name" "unexpected stdout: $(head -c 300 "$T_TMP/neg.out")"
+	else
+		ok "$name"
+	fi
+}

@@ -8,26 +8,6 @@ G=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-# refuse NAME PATTERN ARGS...: one stderr line matching PATTERN, status 1.
-refuse() {
-	local name=$1 pattern=$2
-	shift 2
-	run_vmm "$T_TMP/neg" "$@"
-	local lines
-	lines=$(wc -l <"$T_TMP/neg.err")
-	if [ "$status" != 1 ]; then
-		not_ok "$name" "status $status, expected 1; stderr: $(head -c 300 "$T_TMP/neg.err")"
-	elif [ "$lines" != 1 ]; then
-		not_ok "$name" "$lines stderr lines: $(head -c 300 "$T_TMP/neg.err")"
-	elif ! grep -qE -- "^minivmm: .*$pattern" "$T_TMP/neg.err"; then
-		not_ok "$name" "stderr lacks /$pattern/: $(cat "$T_TMP/neg.err")"
-	elif [ -s "$T_TMP/neg.out" ]; then
-		not_ok "$name" "unexpected stdout"
-	else
-		ok "$name"
-	fi
-}
-
 : >"$T_TMP/empty.bin"
 head -c $((2 * 1024 * 1024)) /dev/zero >"$T_TMP/2M.bin"
 head -c 100 "$G/long.elf" >"$T_TMP/truncated.elf"
