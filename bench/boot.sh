@@ -12,6 +12,9 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 	mv /work/qemu-system-x86_64 /usr/bin/ && mv /work/qemu /work/seabios /usr/share/
 	O=/tmp/bench
 	mkdir -p $O
+	. ./hold.sh
+	hold_vms cloud.bzImage
+	trap release_vms EXIT
 	QUIET="console=ttyS0 quiet panic=-1 guest_test=poweroff"
 	VERBOSE="console=ttyS0 panic=-1 printk.time=1 guest_test=poweroff"
 	# one VMM MODE I: one boot; appends "VMM MODE marker exit rss kernel
@@ -20,10 +23,10 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 		local vmm=$1 mode=$2 i=$3 cmdline=$QUIET f=$O/$1-$2-$3 kern beyond=-1 st status exit rss
 		[ "$mode" = verbose ] && cmdline=$VERBOSE
 		if [ "$vmm" = minivmm ]; then
-			timeout -k 5 180 ./marktime -o "$f.mt" -m "$MARK" -- ./minivmm run --kernel cloud.bzImage \
+			timeout -k 5 150 ./marktime -o "$f.mt" -m "$MARK" -- ./minivmm run --kernel cloud.bzImage \
 				--initrd initrd --mem 256M --cpus 1 --cmdline "$cmdline" --stats </dev/null >"$f.out" 2>"$f.err"
 		else
-			timeout -k 5 180 ./marktime -o "$f.mt" -m "$MARK" -- qemu-system-x86_64 \
+			timeout -k 5 150 ./marktime -o "$f.mt" -m "$MARK" -- qemu-system-x86_64 \
 				-M microvm,rtc=on -bios /usr/share/qemu/qboot.rom -accel kvm -cpu host -smp 1 -m 256 \
 				-nodefaults -display none -serial stdio -no-reboot -kernel cloud.bzImage \
 				-initrd initrd -append "$cmdline" </dev/null >"$f.out" 2>"$f.err"
@@ -77,20 +80,21 @@ fi
 # On the host: stage minivmm, kernels, initrd, QEMU, and run this script.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../tests/linux/common.sh"
+MINIVMM=$(realpath "${1:-$LINUX_TOP/build/minivmm}")
 cd "$LINUX_TOP"
-MINIVMM=${1:-build/minivmm}
 STAGE=$LINUX_TOP/build/linux/bench
 LOG=$LINUX_TOP/build/linux/bench-boot.log
 linux_prepare "$MINIVMM" "$STAGE" >/dev/null || exit 1
 cp "$HERE/boot.sh" "$STAGE/boot.sh"
+rm -f "$STAGE/cloud.vmlinux" "$STAGE"/generic.* # only cloud.bzImage is booted
 stub=$(mktemp)
 trap 'rm -f "$stub"' EXIT
 {
 	echo "export BENCH_RUNS=$RUNS"
 	vmhost_stub bench boot.sh
 } >"$stub"
-tests/vmhost/vmhost.sh run -m 2G -t "${BENCH_TIMEOUT:-900}" "${LINUX_FILES[@]}" \
-	-f "$(command -v qemu-system-x86_64)" -f /usr/share/qemu -f /usr/share/seabios "$stub" >"$LOG" 2>&1
+vmhost_session "$LOG" -m 2G -t "${BENCH_TIMEOUT:-900}" "${LINUX_FILES[@]}" \
+	-f "$(command -v qemu-system-x86_64)" -f /usr/share/qemu -f /usr/share/seabios "$stub"
 rc=$?
 tr -d '\r' <"$LOG" | grep '^# ' | sed 's/^/  /'
 tr -d '\r' <"$LOG" | sed -n 's/^BENCH| //p'

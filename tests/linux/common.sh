@@ -36,8 +36,8 @@ extract_vmlinux() {
 }
 
 # linux_prepare MINIVMM STAGE: fills directory STAGE (symlinks) with
-# minivmm, the kernels (cloud|generic).{bzImage,vmlinux}, initrd, marktime
-# and bin/ (bash and the coreutils the scripts use; busybox lacks some
+# minivmm, the kernels (cloud|generic).{bzImage,vmlinux}, initrd, marktime,
+# hold.sh and bin/ (bash and the coreutils the scripts use; busybox lacks some
 # options), then sets LINUX_FILES to the vmhost.sh -f arguments.
 linux_prepare() {
 	local minivmm=$1 stage=$2 cache f
@@ -58,6 +58,7 @@ linux_prepare() {
 	ln -s "$cache/root-amd64/vmlinux" "$stage/generic.vmlinux"
 	ln -s "$cache/linux-test-initrd.cpio.gz" "$stage/initrd"
 	ln -s "$LINUX_TOP/build/linux/marktime" "$stage/marktime"
+	ln -s "$LINUX_HERE/hold.sh" "$stage/hold.sh"
 	for f in bash env date timeout; do
 		ln -s "$(command -v "$f")" "$stage/bin/$f"
 	done
@@ -68,4 +69,35 @@ linux_prepare() {
 # PATH and runs the real script with bash.  Usage: vmhost_stub DIR SCRIPT
 vmhost_stub() {
 	printf '%s\n' "export PATH=/work/$1/bin:\$PATH" "cd /work/$1 && exec bash ./$2"
+}
+
+# vmhost_session LOG VMHOST-RUN-ARGS...: `vmhost.sh run ARGS` with its output
+# in LOG.  QEMU TCG (7.2, multi-threaded) sometimes freezes the vmhost: one
+# vCPU keeps executing a stale int3 after the vmhost kernel patched its text
+# (kvm flips static keys as VMs come and go).  So a session whose output
+# stops for VMHOST_SILENCE s (240) is killed and run again, up to
+# VMHOST_RETRIES (2) times.  Returns vmhost.sh's status (125 if frozen).
+vmhost_session() {
+	local log=$1 try pid size last idle rc tmp silence=${VMHOST_SILENCE:-240}
+	shift
+	for ((try = 0; try <= ${VMHOST_RETRIES:-2}; try++)); do
+		tmp=$(mktemp -d)
+		TMPDIR=$tmp setsid "$LINUX_TOP/tests/vmhost/vmhost.sh" run "$@" >"$log" 2>&1 </dev/null &
+		pid=$! last=-1 idle=0
+		while kill -0 "$pid" 2>/dev/null; do
+			sleep 5
+			size=$(stat -c %s "$log")
+			if [ "$size" = "$last" ]; then idle=$((idle + 5)); else idle=0 last=$size; fi
+			# Every process of the session: timeout(1) in vmhost.sh has a
+			# process group of its own (and passes the signal to QEMU).
+			[ "$idle" -ge "$silence" ] && kill $(ps -o pid= -s "$pid") 2>/dev/null && break
+		done
+		rc=0
+		wait "$pid" || rc=$?
+		rm -rf "$tmp"
+		[ "$idle" -ge "$silence" ] || return "$rc"
+		cp "$log" "$log.frozen$try"
+		echo "# vmhost froze (no output for $silence s; log kept in ${log#"$LINUX_TOP"/}.frozen$try)"
+	done
+	return 125
 }

@@ -5,12 +5,11 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
+[ $# -ge 1 ] || make -s -C "$LINUX_TOP" all || exit 1
+MINIVMM=$(realpath "${1:-$LINUX_TOP/build/minivmm}")
+G=$(realpath -m "${2:-$(dirname "$MINIVMM")/guests}")
 cd "$LINUX_TOP"
-MINIVMM=${1:-build/minivmm}
-G=${2:-$(dirname "$MINIVMM")/guests}
-BUILD=$(dirname "$MINIVMM")
-[ $# -ge 1 ] || make -s all || exit 1
-[ -d "$G" ] || make -s BUILD="$BUILD" guests || exit 1
+[ -d "$G" ] || make -s BUILD="$(dirname "$G")" guests || exit 1
 STAGE=$LINUX_TOP/build/linux/linux
 LOG=$LINUX_TOP/build/linux/vmhost.log
 LOG_NEG=$LINUX_TOP/build/linux/negative.log
@@ -23,8 +22,8 @@ cp "$HERE/scenarios.sh" "$STAGE/"
 mkdir -p "$STAGE/suite/tests" "$STAGE/suite/build"
 ln -s "$LINUX_TOP/tests/lib.sh" "$STAGE/suite/tests/lib.sh"
 ln -s "$LINUX_TOP/tests/guests" "$STAGE/suite/tests/guests"
-ln -s "$(realpath "$G")" "$STAGE/suite/build/guests"
-ln -s "$(realpath "$(dirname "$G")/seed")" "$STAGE/suite/build/seed"
+ln -s "$G" "$STAGE/suite/build/guests"
+ln -s "$(dirname "$G")/seed" "$STAGE/suite/build/seed"
 
 echo "# negative tests with Debian kernels (this host)"
 "$HERE/negative.sh" "$MINIVMM" "$VMHOST_CLOUD_KERNEL" "$VMHOST_CACHE/root-cloud-amd64/vmlinux" |
@@ -35,7 +34,7 @@ echo "# Linux guests in the vmhost (log: ${LOG#"$LINUX_TOP"/})"
 stub=$(mktemp)
 trap 'rm -f "$stub"' EXIT
 vmhost_stub linux scenarios.sh >"$stub"
-tests/vmhost/vmhost.sh run -m 6G -t "${LINUX_TIMEOUT:-1200}" "${LINUX_FILES[@]}" "$stub" >"$LOG" 2>&1
+vmhost_session "$LOG" -m 6G -t "${LINUX_TIMEOUT:-1200}" "${LINUX_FILES[@]}" "$stub"
 rc=$?
 tr -d '\r' <"$LOG" | grep -E '^(ok - |not ok - |# |#   )'
 tr -d '\r' <"$LOG" | grep -q '^not ok - ' && failed=1

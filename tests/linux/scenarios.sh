@@ -3,10 +3,13 @@
 # from the staged directory: every boot in sequence, each bounded by timeout;
 # prints "ok - NAME" / "not ok - NAME: why", and "# ..." notes.
 set -u
-T_BOOT=${T_BOOT:-180}
+T_BOOT=${T_BOOT:-150}
 MARK=MINIVMM-GUEST-INIT-OK
 O=$(mktemp -d)
 BASE="console=ttyS0 quiet panic=-1"
+. ./hold.sh
+hold_vms cloud.bzImage
+trap 'release_vms; rm -rf "$O"' EXIT
 
 ok() { echo "ok - $1"; }
 # not_ok NAME WHY [FILE...]: also shows the end of each FILE as "#   " lines.
@@ -160,7 +163,6 @@ if [ -d suite ]; then
 		skip='^not ok - (triple-fault stderr /(rax|cs  sel|cr0|efer)[^:]*): .*'
 	echo "# raw-guest suite (tests/guests/run.sh) on kvm-amd"
 	T_TIMEOUT=60 bash suite/tests/guests/run.sh "$PWD/minivmm" suite/build/guests 2>&1 |
-		sed -E "s%$skip%ok - \\1 # SKIP registers after SHUTDOWN are the reset state on AMD%" |
-		sed -E 's/^(not )?ok - /&kvm-amd: /'
+		sed -E -e "s%$skip%ok - \\1 # SKIP registers after SHUTDOWN are the reset state on AMD%" \
+			-e 's/^(not )?ok - /&kvm-amd: /'
 fi
-rm -rf "$O"
