@@ -116,9 +116,12 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 	return 0;
 }
 
+/* Only the magic: bzimage_load() checks the rest of the header. */
 static bool bzimage_probe(const uint8_t *buf, size_t len)
 {
-	return len > 0x206 && memcmp(buf + 0x202, "HdrS", 4) == 0;
+	size_t magic = offsetof(struct boot_params, hdr.header);
+
+	return len > magic + 4 && !memcmp(buf + magic, LINUX_HDR_MAGIC, 4);
 }
 
 void boot_image_close(struct boot_image *img)
