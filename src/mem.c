@@ -39,6 +39,29 @@ int mem_layout(struct vm_mem *m, uint64_t size, uint8_t *host)
 	return 0;
 }
 
+/* An anonymous mapping of @size bytes that starts on a 2 MiB boundary, so
+ * that the host can back guest RAM with transparent huge pages and KVM can
+ * map it with 2 MiB pages (guest-physical 2 MiB boundaries then fall on
+ * host 2 MiB boundaries).  NULL with errno set on failure. */
+static uint8_t *mem_map_aligned(uint64_t size)
+{
+	uint64_t len = size + MEM_HOST_ALIGN;
+	uint8_t *raw, *host;
+	uintptr_t head;
+
+	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	head = -(uintptr_t)raw & (MEM_HOST_ALIGN - 1);
+	host = raw + head;
+	if (head)
+		munmap(raw, head);
+	if (MEM_HOST_ALIGN - head)
+		munmap(host + size, MEM_HOST_ALIGN - head);
+	return host;
+}
+
 int mem_init(struct vm_mem *m, uint64_t size)
 {
 	long pages = sysconf(_SC_PHYS_PAGES);
@@ -56,15 +79,21 @@ int mem_init(struct vm_mem *m, uint64_t size)
 			"--mem %llu MiB is more than this host's %llu MiB of RAM; choose a smaller --mem",
 			(unsigned long long)(size >> 20),
 			(unsigned long long)(host_ram >> 20));
-	host = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (host == MAP_FAILED)
+	host = mem_map_aligned(size);
+	if (!host)
 		return err_set(
 			-errno,
 			"cannot map %llu MiB of guest memory: %s; choose a smaller --mem",
 			(unsigned long long)(size >> 20), strerror(errno));
 	madvise(host, size, MADV_DONTDUMP);
 	return mem_layout(m, size, host);
+}
+
+void mem_advise_hugepages(const struct vm_mem *m)
+{
+	/* A hint: hosts without transparent huge pages ignore it. */
+	if (m->host)
+		madvise(m->host, m->size, MADV_HUGEPAGE);
 }
 
 void mem_destroy(struct vm_mem *m)

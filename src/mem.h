@@ -11,6 +11,7 @@
 #define MEM_HOLE_START 0xC0000000ull /* 3 GiB: start of the MMIO hole */
 #define MEM_HOLE_END 0x100000000ull  /* 4 GiB */
 #define MEM_MAX_REGIONS 2
+#define MEM_HOST_ALIGN (2ull << 20) /* host mapping of guest RAM */
 
 struct mem_region {
 	uint64_t gpa;
@@ -27,8 +28,13 @@ struct vm_mem {
 
 /* Computes the regions for @size bytes of RAM at host address @host. */
 int mem_layout(struct vm_mem *m, uint64_t size, uint8_t *host);
-/* Maps @size bytes of RAM (checked against the host) and lays it out. */
+/* Maps @size bytes of RAM (checked against the host), 2 MiB aligned, and
+ * lays it out. */
 int mem_init(struct vm_mem *m, uint64_t size);
+/* Asks the host to back guest RAM with transparent huge pages: fewer page
+ * faults and 2 MiB KVM mappings for a guest that touches most of its RAM
+ * (Linux), at the price of RSS growing in 2 MiB steps. */
+void mem_advise_hugepages(const struct vm_mem *m);
 void mem_destroy(struct vm_mem *m);
 
 /* Host pointer for guest physical [gpa, gpa + len), or NULL unless that whole

@@ -58,6 +58,8 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	ret = mem_init(&vm->mem, opt->mem_size);
 	if (ret)
 		goto fail;
+	if (opt->platform == VM_PLATFORM_PC)
+		mem_advise_hugepages(&vm->mem);
 	vm->fd = kvm_create_vm(&vm->kvm);
 	if (vm->fd < 0) {
 		ret = vm->fd;

@@ -116,6 +116,9 @@ static void test_init_real_mapping(void **state)
 
 	(void)state;
 	assert_int_equal(mem_init(&m, 2 * MiB), 0);
+	/* 2 MiB aligned, so huge pages can back it. */
+	assert_int_equal((uintptr_t)m.host % MEM_HOST_ALIGN, 0);
+	mem_advise_hugepages(&m);
 	p = mem_ptr(&m, 2 * MiB - 1, 1);
 	assert_non_null(p);
 	*p = 0xab; /* really mapped and writable */
