@@ -23,12 +23,15 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 {
 	struct boot_entry entry;
 	struct vm vm;
+	uint64_t t;
 	int status;
 
 	status = vm_create(&vm, &cfg->vm);
 	if (status)
 		return status;
+	t = time_now_ns();
 	status = boot_image_load(img, &vm.mem, vm.nr_vcpus, &entry);
+	vm.load_ns = time_now_ns() - t;
 	if (!status)
 		status = vm_set_entry(&vm, &entry);
 	if (!status)
@@ -42,6 +45,7 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 
 int main(int argc, char **argv)
 {
+	uint64_t launch_ns = time_now_ns();
 	struct boot_image img;
 	struct config cfg;
 	struct term console;
@@ -61,6 +65,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (cfg.vm.stats)
+		cfg.vm.launch_ns = launch_ns;
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	status = boot_image_open(&img, &cfg.boot, cfg.vm.mem_size);
@@ -74,6 +80,7 @@ int main(int argc, char **argv)
 	}
 	do {
 		status = run_once(&cfg, &img, &reset);
+		cfg.vm.launch_ns = 0; /* a restart's start-up is not timed */
 	} while (status == 0 && reset && cfg.restart_on_reboot);
 	boot_image_close(&img);
 	term_restore();

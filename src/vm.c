@@ -355,6 +355,11 @@ void vm_print_stats(struct vm *vm, FILE *f)
 	stats_bus(f, &vm->pio);
 	stats_bus(f, &vm->mmio);
 	getrusage(RUSAGE_SELF, &ru);
+	if (vm->opt.launch_ns)
+		fprintf(f,
+			"\nstart-up %.3f ms from minivmm's start to the first KVM_RUN, %.3f ms of it loading the guest image",
+			(vm->start_ns - vm->opt.launch_ns) / 1e6,
+			vm->load_ns / 1e6);
 	fprintf(f,
 		"\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
 		" KiB\n",

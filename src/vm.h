@@ -41,6 +41,7 @@ struct vm_options {
 	enum vm_serial serial;	 /* where COM1 goes (PC platform) */
 	const char *serial_path; /* VM_SERIAL_FILE */
 	struct term *console;	 /* COM1 input with VM_SERIAL_STDIO, or NULL */
+	uint64_t launch_ns;	 /* when minivmm started (--stats), or 0 */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
@@ -75,6 +76,7 @@ struct vm {
 	unsigned halted;   /* atomic: vCPUs that have halted */
 	uint64_t exits;	   /* atomic: exits so far, counted for --max-exits */
 	uint64_t start_ns; /* when vm_run started */
+	uint64_t load_ns;  /* time the loader took (--stats) */
 	bool reset_requested; /* the guest asked for a reboot */
 };
 

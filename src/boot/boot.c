@@ -14,24 +14,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int boot_read_file(const char *path, uint64_t max, uint8_t **buf, size_t *len)
+int boot_src_open(struct boot_src *s, const char *path, uint64_t max)
 {
 	struct stat st;
-	uint8_t *data;
-	size_t done = 0;
-	int fd, ret;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	*s = (struct boot_src){.path = path, .fd = -1};
+	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0)
 		return err_set(-errno, "cannot open %s: %s", path,
 			       strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		ret = err_set(-EINVAL, "%s is not a regular file", path);
-		goto out_close;
+		goto fail;
 	}
 	if (st.st_size == 0) {
 		ret = err_set(-EINVAL, "%s is empty", path);
-		goto out_close;
+		goto fail;
 	}
 	if ((uint64_t)st.st_size > max) {
 		ret = err_set(
@@ -39,33 +38,65 @@ int boot_read_file(const char *path, uint64_t max, uint8_t **buf, size_t *len)
 			"%s (%lld bytes) is larger than guest memory (%" PRIu64
 			" bytes): raise --mem",
 			path, (long long)st.st_size, max);
-		goto out_close;
+		goto fail;
 	}
-	data = malloc((size_t)st.st_size);
-	if (!data) {
-		ret = err_set(-ENOMEM, "out of memory reading %s", path);
-		goto out_close;
+	s->len = (uint64_t)st.st_size;
+	return 0;
+fail:
+	boot_src_close(s);
+	return ret;
+}
+
+void boot_src_close(struct boot_src *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	*s = (struct boot_src){.fd = -1};
+}
+
+int boot_src_read(const struct boot_src *s, uint64_t off, void *dst,
+		  uint64_t len)
+{
+	uint8_t *p = dst;
+
+	if (off > s->len || len > s->len - off)
+		return err_set(-ENOEXEC,
+			       "truncated image: it ends at 0x%" PRIx64
+			       ", but 0x%" PRIx64 "-0x%" PRIx64 " is needed",
+			       s->len, off, off + len - 1);
+	if (s->fd < 0) {
+		memcpy(p, s->buf + off, len);
+		return 0;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
+	while (len) {
+		size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t n = pread(s->fd, p, chunk, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			ret = err_set(n < 0 ? -errno : -EIO,
-				      "cannot read %s: %s", path,
-				      n < 0 ? strerror(errno) : "file shrank");
-			free(data);
-			goto out_close;
-		}
-		done += (size_t)n;
+		if (n <= 0)
+			return err_set(n < 0 ? -errno : -EIO,
+				       "cannot read %s: %s", s->path,
+				       n < 0 ? strerror(errno)
+					     : "the file shrank");
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
 	}
-	*buf = data;
-	*len = done;
-	ret = 0;
-out_close:
-	close(fd);
-	return ret;
+	return 0;
+}
+
+int boot_src_to_guest(const struct boot_src *s, uint64_t off, uint64_t len,
+		      struct vm_mem *m, uint64_t gpa)
+{
+	uint8_t *dst = mem_ptr(m, gpa, len);
+
+	if (!dst)
+		return err_set(-ERANGE,
+			       "0x%" PRIx64 " bytes at 0x%" PRIx64
+			       " lie outside guest memory",
+			       len, gpa);
+	return boot_src_read(s, off, dst, len);
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -117,52 +148,54 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 }
 
 /* Only the magic: bzimage_load() checks the rest of the header. */
-static bool bzimage_probe(const uint8_t *buf, size_t len)
+static bool bzimage_probe(const struct boot_src *src)
 {
-	size_t magic = offsetof(struct boot_params, hdr.header);
+	uint8_t magic[4];
 
-	return len > magic + 4 && !memcmp(buf + magic, LINUX_HDR_MAGIC, 4);
+	return boot_src_read(src, offsetof(struct boot_params, hdr.header),
+			     magic, sizeof(magic)) == 0 &&
+	       !memcmp(magic, LINUX_HDR_MAGIC, sizeof(magic));
 }
 
 void boot_image_close(struct boot_image *img)
 {
-	free(img->data);
-	free(img->initrd);
+	boot_src_close(&img->kernel);
+	boot_src_close(&img->initrd);
 	memset(img, 0, sizeof(*img));
+	img->kernel.fd = img->initrd.fd = -1;
 }
 
 static int boot_image_classify(struct boot_image *img)
 {
+	const struct boot_src *k = &img->kernel;
 	uint32_t pvh_entry;
 	int ret;
 
 	if (img->opt->raw_path) {
 		img->kind = BOOT_RAW;
-	} else if (elf_probe(img->data, img->len)) {
-		ret = elf_check_file(img->data, img->len);
+	} else if (elf_probe(k)) {
+		ret = elf_check_file(k);
 		if (ret)
 			return ret;
-		img->kind = pvh_find_entry(img->data, img->len, &pvh_entry)
-				    ? BOOT_PVH
-				    : BOOT_ELF;
-		if (img->kind == BOOT_ELF && elf_is_linux(img->data, img->len))
+		img->kind = pvh_find_entry(k, &pvh_entry) ? BOOT_PVH : BOOT_ELF;
+		if (img->kind == BOOT_ELF && elf_is_linux(k))
 			return err_set(
 				-ENOEXEC,
 				"%s is a Linux vmlinux without a PVH entry: build it with CONFIG_PVH=y or boot its bzImage",
-				img->path);
-	} else if (bzimage_probe(img->data, img->len)) {
+				k->path);
+	} else if (bzimage_probe(k)) {
 		img->kind = BOOT_BZIMAGE;
 	} else {
 		return err_set(
 			-ENOEXEC,
 			"%s is neither an ELF executable nor a Linux kernel: use --raw for a flat binary",
-			img->path);
+			k->path);
 	}
 	if (img->opt->initrd_path && !boot_image_is_linux(img))
 		return err_set(
 			-EINVAL,
 			"--initrd and --cmdline need a Linux kernel, and %s is not one",
-			img->path);
+			k->path);
 	return 0;
 }
 
@@ -172,14 +205,14 @@ int boot_image_open(struct boot_image *img, const struct boot_options *o,
 	int ret;
 
 	memset(img, 0, sizeof(*img));
+	img->kernel.fd = img->initrd.fd = -1;
 	img->opt = o;
-	img->path = o->raw_path ? o->raw_path : o->kernel_path;
-	ret = boot_read_file(img->path, max, &img->data, &img->len);
+	ret = boot_src_open(&img->kernel,
+			    o->raw_path ? o->raw_path : o->kernel_path, max);
 	if (ret)
 		return ret;
 	if (o->initrd_path) {
-		ret = boot_read_file(o->initrd_path, max, &img->initrd,
-				     &img->initrd_len);
+		ret = boot_src_open(&img->initrd, o->initrd_path, max);
 		if (ret)
 			goto fail;
 	}
@@ -201,31 +234,32 @@ int boot_image_load(const struct boot_image *img, struct vm_mem *m,
 		    unsigned nr_vcpus, struct boot_entry *e)
 {
 	const struct boot_options *o = img->opt;
+	const struct boot_src *k = &img->kernel;
+	const struct boot_src *initrd = img->initrd.fd >= 0 ? &img->initrd
+							    : NULL;
 	int ret = -EINVAL;
 
 	switch (img->kind) {
 	case BOOT_RAW:
-		ret = raw_load(m, nr_vcpus, img->data, img->len, o->load_addr,
+		ret = raw_load(m, nr_vcpus, k, o->load_addr,
 			       o->entry_set ? o->entry : o->load_addr, o->mode,
 			       e);
 		break;
 	case BOOT_ELF:
-		ret = elf_load(m, nr_vcpus, img->data, img->len, e);
+		ret = elf_load(m, nr_vcpus, k, e);
 		break;
 	case BOOT_BZIMAGE:
-		ret = bzimage_load(m, nr_vcpus, img->data, img->len,
-				   img->initrd, img->initrd_len, o->cmdline, e);
+		ret = bzimage_load(m, nr_vcpus, k, initrd, o->cmdline, e);
 		break;
 	case BOOT_PVH:
-		ret = pvh_load(m, nr_vcpus, img->data, img->len, img->initrd,
-			       img->initrd_len, o->cmdline, e);
+		ret = pvh_load(m, nr_vcpus, k, initrd, o->cmdline, e);
 		break;
 	}
-	if (ret && !strstr(err_msg(), img->path)) {
+	if (ret && !strstr(err_msg(), k->path)) {
 		char msg[400];
 
 		snprintf(msg, sizeof(msg), "%s", err_msg());
-		err_set(ret, "%s: %s", img->path, msg);
+		err_set(ret, "%s: %s", k->path, msg);
 	}
 	return ret;
 }

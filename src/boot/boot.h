@@ -30,19 +30,46 @@ enum boot_kind {
 	BOOT_PVH,     /* an ELF kernel with a PVH entry note */
 };
 
-/* The guest image (and initrd) read into host memory, and what it is.  Kept
- * for the life of minivmm, so a guest reboot reloads without reading. */
+/* Where a loader reads an image from: an open file, read piece by piece
+ * with pread (minivmm never holds a whole kernel or initrd in its own
+ * memory, and a guest reboot reads them again), or a buffer (unit tests,
+ * fuzzing).  len is fixed when the file is opened: a file that shrinks
+ * later gives a read error, never a short image. */
+struct boot_src {
+	const char *path;   /* for messages */
+	int fd;		    /* >= 0: read the file */
+	const uint8_t *buf; /* fd < 0: the image in memory */
+	uint64_t len;
+};
+
+/* A buffer as a struct boot_src *, for tests and fuzz targets. */
+#define BOOT_SRC_MEM(b, l)                                     \
+	(&(const struct boot_src){.path = "image",             \
+				  .fd = -1,                    \
+				  .buf = (const uint8_t *)(b), \
+				  .len = (l)})
+
+/* Opens @path (a non-empty regular file of at most @max bytes). */
+int boot_src_open(struct boot_src *s, const char *path, uint64_t max);
+void boot_src_close(struct boot_src *s);
+/* Copies bytes [@off, @off + @len) of @s to @dst: -ENOEXEC ("truncated")
+ * if they lie past its end, -EIO if the file cannot be read. */
+int boot_src_read(const struct boot_src *s, uint64_t off, void *dst,
+		  uint64_t len);
+/* The same, into guest memory at @gpa (checked with mem_ptr). */
+int boot_src_to_guest(const struct boot_src *s, uint64_t off, uint64_t len,
+		      struct vm_mem *m, uint64_t gpa);
+
+/* The guest image and initrd the user named, open, and what the image is.
+ * Kept for the life of minivmm, so a guest reboot loads them again. */
 struct boot_image {
 	const struct boot_options *opt;
 	enum boot_kind kind;
-	const char *path;
-	uint8_t *data;
-	size_t len;
-	uint8_t *initrd;
-	size_t initrd_len;
+	struct boot_src kernel;
+	struct boot_src initrd; /* fd -1 and len 0: none */
 };
 
-/* Reads the files named by @o (each at most @max bytes) and classifies the
+/* Opens the files named by @o (each at most @max bytes) and classifies the
  * image; refuses what cannot be booted with a clear message. */
 int boot_image_open(struct boot_image *img, const struct boot_options *o,
 		    uint64_t max);
@@ -57,9 +84,6 @@ int boot_image_load(const struct boot_image *img, struct vm_mem *m,
 int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
 	      struct boot_entry *e);
 
-/* Reads a whole regular file of at most @max bytes (caller frees). */
-int boot_read_file(const char *path, uint64_t max, uint8_t **buf, size_t *len);
-
 /* -EINVAL with a message if [gpa, gpa + len) overlaps what minivmm itself
  * puts into guest memory for @mode (tables, vCPU stacks). */
 int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
@@ -67,11 +91,12 @@ int boot_check_reserved(const struct vm_mem *m, enum cpu_mode mode,
 			const char *what);
 
 /* A flat binary at @load_addr, entered at @entry in @mode. */
-int raw_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
-	     size_t len, uint64_t load_addr, uint64_t entry, enum cpu_mode mode,
+int raw_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *src,
+	     uint64_t load_addr, uint64_t entry, enum cpu_mode mode,
 	     struct boot_entry *e);
 
-bool elf_probe(const uint8_t *buf, size_t len);
+/* Whether @src starts with the ELF magic. */
+bool elf_probe(const struct boot_src *src);
 
 /* The ELF fields minivmm uses, the same for both classes. */
 struct elf_info {
@@ -88,13 +113,14 @@ struct elf_segment {
 
 /* Checks an x86 ELF executable's header and that its program header table
  * lies inside the file; -ENOEXEC with a message otherwise. */
-int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info);
+int elf_parse(const struct boot_src *src, struct elf_info *info);
 /* elf_parse, and every segment's bytes inside the file (a truncated
  * kernel is "truncated", not "no PVH note"). */
-int elf_check_file(const uint8_t *buf, size_t len);
-/* Program header @i (< info->phnum) of a parsed file. */
-void elf_segment(const uint8_t *buf, const struct elf_info *info, unsigned i,
-		 struct elf_segment *s);
+int elf_check_file(const struct boot_src *src);
+/* Program header @i (< info->phnum) of a parsed file (-EIO if the file
+ * can no longer be read). */
+int elf_segment(const struct boot_src *src, const struct elf_info *info,
+		unsigned i, struct elf_segment *s);
 /* A loader's own rule for where segment @i may go (0 or -errno). */
 typedef int elf_segment_check_fn(const struct vm_mem *m,
 				 const struct elf_segment *s, unsigned i,
@@ -102,12 +128,12 @@ typedef int elf_segment_check_fn(const struct vm_mem *m,
 /* Checks every PT_LOAD segment against the file, guest memory and @check,
  * then copies them all (zeroing each one's .bss); *@end gets the end of
  * the highest.  Nothing is copied unless all pass. */
-int elf_load_segments(struct vm_mem *m, const uint8_t *buf, size_t len,
+int elf_load_segments(struct vm_mem *m, const struct boot_src *src,
 		      const struct elf_info *info, elf_segment_check_fn *check,
 		      void *ctx, uint64_t *end);
 /* An ELF executable: PT_LOAD segments at their physical addresses; ELF32 is
  * entered in protected mode, ELF64 in long mode, at e_entry. */
-int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
-	     size_t len, struct boot_entry *e);
+int elf_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *src,
+	     struct boot_entry *e);
 
 #endif

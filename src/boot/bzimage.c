@@ -13,13 +13,16 @@
 #define BZ_JUMP_OFFSET 0x200	/* 2-byte jump; its offset ends the header */
 #define BZ_ENTRY64_OFFSET 0x200 /* 64-bit entry, from the kernel's start */
 #define BZ_HDR_COPY_END 0x290	/* the zero page's header area ends here */
+#define BZ_HEAD_MAX (BZ_JUMP_OFFSET + 2 + 0xff) /* the longest header */
 
 /* What the rest of the loader needs from a checked header. */
 struct bz_info {
-	struct setup_header h; /* bytes past the file's header are 0 */
-	size_t hdr_end;	       /* file offset just past the header */
-	size_t pm_off;	       /* file offset of the protected-mode kernel */
-	uint64_t pm_size;      /* its length */
+	uint8_t head[BZ_HEAD_MAX]; /* the file's first bytes (0 past its end) */
+	struct setup_header h;	   /* bytes past the file's header are 0 */
+	uint64_t len;		   /* of the file */
+	size_t hdr_end;		   /* file offset just past the header */
+	size_t pm_off;	  /* file offset of the protected-mode kernel */
+	uint64_t pm_size; /* its length */
 };
 
 static uint16_t get_le16(const uint8_t *p)
@@ -38,17 +41,25 @@ static size_t bz_hdr_need(uint16_t version)
 	return offsetof(struct boot_params, hdr.cmdline_size) + 4;
 }
 
-static int bz_parse(const uint8_t *buf, size_t len, struct bz_info *bz)
+static int bz_parse(const struct boot_src *src, struct bz_info *bz)
 {
+	uint64_t len = src->len;
+	const uint8_t *buf = bz->head;
 	size_t copy, need;
 	uint16_t version;
+	int ret;
 
 	memset(bz, 0, sizeof(*bz));
+	bz->len = len;
 	if (len < offsetof(struct boot_params, hdr.version) + 2)
-		return err_set(
-			-ENOEXEC,
-			"truncated kernel: %zu bytes is too short for a Linux boot header",
-			len);
+		return err_set(-ENOEXEC,
+			       "truncated kernel: %" PRIu64
+			       " bytes is too short for a Linux boot header",
+			       len);
+	ret = boot_src_read(src, 0, bz->head,
+			    len < BZ_HEAD_MAX ? len : BZ_HEAD_MAX);
+	if (ret)
+		return ret;
 	if (memcmp(buf + offsetof(struct boot_params, hdr.header),
 		   LINUX_HDR_MAGIC, 4))
 		return err_set(
@@ -71,7 +82,7 @@ static int bz_parse(const uint8_t *buf, size_t len, struct bz_info *bz)
 	if (bz->hdr_end > len)
 		return err_set(
 			-ENOEXEC,
-			"truncated kernel: the boot header ends at 0x%zx, the file at 0x%zx",
+			"truncated kernel: the boot header ends at 0x%zx, the file at 0x%" PRIx64,
 			bz->hdr_end, len);
 	if (bz->hdr_end < need)
 		return err_set(
@@ -88,31 +99,32 @@ static int bz_parse(const uint8_t *buf, size_t len, struct bz_info *bz)
 	bz->pm_off = ((size_t)(bz->h.setup_sects ? bz->h.setup_sects : 4) + 1) *
 		     SECTOR;
 	if (bz->pm_off >= len)
-		return err_set(
-			-ENOEXEC,
-			"truncated kernel: %zu bytes, but its setup code alone is %zu",
-			len, bz->pm_off);
+		return err_set(-ENOEXEC,
+			       "truncated kernel: %" PRIu64
+			       " bytes, but its setup code alone is %zu",
+			       len, bz->pm_off);
 	/* syssize counts 16-byte paragraphs; trailing bytes (signatures) are
 	 * not part of the kernel. */
 	bz->pm_size = (uint64_t)bz->h.syssize * 16;
 	if (!bz->pm_size)
 		bz->pm_size = len - bz->pm_off;
 	if (bz->pm_size > len - bz->pm_off)
-		return err_set(-ENOEXEC,
-			       "truncated kernel: the header says %" PRIu64
-			       " bytes follow the setup code, the file has %zu",
-			       bz->pm_size, len - bz->pm_off);
+		return err_set(
+			-ENOEXEC,
+			"truncated kernel: the header says %" PRIu64
+			" bytes follow the setup code, the file has %" PRIu64,
+			bz->pm_size, len - bz->pm_off);
 	return 0;
 }
 
-int bzimage_payload(const uint8_t *kernel, size_t len, size_t *off,
-		    size_t *plen)
+int bzimage_payload(const struct boot_src *kernel, uint64_t *off,
+		    uint64_t *plen)
 {
+	uint64_t len = kernel->len, start;
 	struct bz_info bz;
-	size_t start;
 	int ret;
 
-	ret = bz_parse(kernel, len, &bz);
+	ret = bz_parse(kernel, &bz);
 	if (ret)
 		return ret;
 	if (bz.h.version < 0x0208)
@@ -120,13 +132,14 @@ int bzimage_payload(const uint8_t *kernel, size_t len, size_t *off,
 			-ENOTSUP,
 			"boot protocol %u.%02u has no payload fields (2.08+)",
 			bz.h.version >> 8, bz.h.version & 0xff);
-	if (__builtin_add_overflow(bz.pm_off, (size_t)bz.h.payload_offset,
-				   &start) ||
+	if (__builtin_add_overflow((uint64_t)bz.pm_off,
+				   (uint64_t)bz.h.payload_offset, &start) ||
 	    start > len || bz.h.payload_length > len - start ||
 	    !bz.h.payload_length)
 		return err_set(
 			-ENOEXEC,
-			"corrupt boot header: payload 0x%x+0x%x lies outside the %zu-byte file",
+			"corrupt boot header: payload 0x%x+0x%x lies outside the %" PRIu64
+			"-byte file",
 			bz.h.payload_offset, bz.h.payload_length, len);
 	*off = start;
 	*plen = bz.h.payload_length;
@@ -159,11 +172,11 @@ int linux_write_cmdline(struct vm_mem *m, const char *cmdline, uint64_t max,
 	return 0;
 }
 
-int linux_place_initrd(struct vm_mem *m, const uint8_t *initrd, size_t len,
+int linux_place_initrd(struct vm_mem *m, const struct boot_src *initrd,
 		       uint64_t low, uint64_t high, uint64_t *addr)
 {
-	uint64_t start;
-	uint8_t *dst;
+	uint64_t start, len = initrd->len;
+	int ret;
 
 	/* Page-align the floor: the kernel frees the initrd by pages. */
 	if (__builtin_add_overflow(low, PAGE_SIZE - 1, &low))
@@ -173,19 +186,20 @@ int linux_place_initrd(struct vm_mem *m, const uint8_t *initrd, size_t len,
 	    ((high - len) & ~(PAGE_SIZE - 1)) < low)
 		return err_set(
 			-ENOMEM,
-			"the initrd (%zu KiB) does not fit between the kernel's end at 0x%" PRIx64
+			"the initrd (%" PRIu64
+			" KiB) does not fit between the kernel's end at 0x%" PRIx64
 			" and 0x%" PRIx64
 			": raise --mem or use a smaller initrd",
 			len >> 10, low, high);
 	start = (high - len) & ~(PAGE_SIZE - 1);
-	dst = mem_ptr(m, start, len);
-	if (!dst)
-		return err_set(
-			-ENOMEM,
-			"the initrd at 0x%" PRIx64
-			" (%zu KiB) lies outside guest memory: raise --mem",
-			start, len >> 10);
-	memcpy(dst, initrd, len);
+	if (!mem_ptr(m, start, len))
+		return err_set(-ENOMEM,
+			       "the initrd at 0x%" PRIx64 " (%" PRIu64
+			       " KiB) lies outside guest memory: raise --mem",
+			       start, len >> 10);
+	ret = boot_src_to_guest(initrd, 0, len, m, start);
+	if (ret)
+		return ret;
 	*addr = start;
 	return 0;
 }
@@ -238,10 +252,11 @@ static int bz_place_kernel(const struct vm_mem *m, const struct bz_info *bz,
 	return 0;
 }
 
-int bzimage_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *kernel,
-		 size_t len, const uint8_t *initrd, size_t initrd_len,
+int bzimage_load(struct vm_mem *m, unsigned nr_vcpus,
+		 const struct boot_src *kernel, const struct boot_src *initrd,
 		 const char *cmdline, struct boot_entry *e)
 {
+	uint64_t initrd_len = initrd ? initrd->len : 0;
 	struct boot_params *bp;
 	struct bz_info bz;
 	uint64_t load = 0, kernel_end = 0, initrd_addr = 0, initrd_high;
@@ -252,7 +267,7 @@ int bzimage_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *kernel,
 	size_t copy;
 	int ret;
 
-	ret = bz_parse(kernel, len, &bz);
+	ret = bz_parse(kernel, &bz);
 	if (ret)
 		return ret;
 	if (!(bz.h.loadflags & LINUX_LOADED_HIGH))
@@ -286,8 +301,8 @@ int bzimage_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *kernel,
 	if (initrd_high > m->regions[0].size)
 		initrd_high = m->regions[0].size;
 	if (initrd_len) {
-		ret = linux_place_initrd(m, initrd, initrd_len, kernel_end,
-					 initrd_high, &initrd_addr);
+		ret = linux_place_initrd(m, initrd, kernel_end, initrd_high,
+					 &initrd_addr);
 		if (ret)
 			return ret;
 	}
@@ -300,8 +315,9 @@ int bzimage_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *kernel,
 		ret = acpi_write(m, nr_vcpus, &rsdp);
 	if (ret)
 		return ret;
-	memcpy((uint8_t *)mem_ptr(m, load, bz.pm_size), kernel + bz.pm_off,
-	       bz.pm_size);
+	ret = boot_src_to_guest(kernel, bz.pm_off, bz.pm_size, m, load);
+	if (ret)
+		return ret;
 
 	/* Build the zero page in place: the file's header, then what the
 	 * loader owns; everything else, the sentinel included, stays 0. */
@@ -309,7 +325,7 @@ int bzimage_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *kernel,
 	memset(bp, 0, sizeof(*bp));
 	copy = (bz.hdr_end < BZ_HDR_COPY_END ? bz.hdr_end : BZ_HDR_COPY_END) -
 	       LINUX_HDR_OFFSET;
-	memcpy(zp + LINUX_HDR_OFFSET, kernel + LINUX_HDR_OFFSET, copy);
+	memcpy(zp + LINUX_HDR_OFFSET, bz.head + LINUX_HDR_OFFSET, copy);
 	bp->hdr.type_of_loader = LINUX_LOADER_UNDEFINED;
 	bp->hdr.loadflags |= LINUX_CAN_USE_HEAP;
 	bp->hdr.heap_end_ptr = LINUX_HEAP_END;

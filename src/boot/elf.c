@@ -9,25 +9,34 @@
 #include <inttypes.h>
 #include <string.h>
 
-bool elf_probe(const uint8_t *buf, size_t len)
+bool elf_probe(const struct boot_src *src)
 {
-	return len >= SELFMAG && memcmp(buf, ELFMAG, SELFMAG) == 0;
+	uint8_t magic[SELFMAG];
+
+	return boot_src_read(src, 0, magic, SELFMAG) == 0 &&
+	       memcmp(magic, ELFMAG, SELFMAG) == 0;
 }
 
-int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info)
+int elf_parse(const struct boot_src *src, struct elf_info *info)
 {
 	uint16_t type, machine, phentsize;
+	uint64_t len = src->len;
+	uint8_t ident[EI_NIDENT];
+	int ret;
 
-	if (len < EI_NIDENT || !elf_probe(buf, len))
+	if (len < EI_NIDENT || boot_src_read(src, 0, ident, EI_NIDENT) ||
+	    memcmp(ident, ELFMAG, SELFMAG))
 		return err_set(-ENOEXEC, "not an ELF file");
-	if (buf[EI_DATA] != ELFDATA2LSB)
+	if (ident[EI_DATA] != ELFDATA2LSB)
 		return err_set(-ENOEXEC, "ELF is not little-endian");
-	if (buf[EI_CLASS] == ELFCLASS64) {
+	if (ident[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr h;
 
 		if (len < sizeof(h))
 			return err_set(-ENOEXEC, "truncated ELF header");
-		memcpy(&h, buf, sizeof(h));
+		ret = boot_src_read(src, 0, &h, sizeof(h));
+		if (ret)
+			return ret;
 		info->is64 = true;
 		info->entry = h.e_entry;
 		info->phoff = h.e_phoff;
@@ -43,12 +52,14 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info)
 			return err_set(-ENOEXEC,
 				       "bad ELF program header size %u",
 				       phentsize);
-	} else if (buf[EI_CLASS] == ELFCLASS32) {
+	} else if (ident[EI_CLASS] == ELFCLASS32) {
 		Elf32_Ehdr h;
 
 		if (len < sizeof(h))
 			return err_set(-ENOEXEC, "truncated ELF header");
-		memcpy(&h, buf, sizeof(h));
+		ret = boot_src_read(src, 0, &h, sizeof(h));
+		if (ret)
+			return ret;
 		info->is64 = false;
 		info->entry = h.e_entry;
 		info->phoff = h.e_phoff;
@@ -65,7 +76,8 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info)
 				       "bad ELF program header size %u",
 				       phentsize);
 	} else {
-		return err_set(-ENOEXEC, "unknown ELF class %u", buf[EI_CLASS]);
+		return err_set(-ENOEXEC, "unknown ELF class %u",
+			       ident[EI_CLASS]);
 	}
 	if (type != ET_EXEC)
 		return err_set(
@@ -82,16 +94,17 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *info)
 	return 0;
 }
 
-int elf_check_file(const uint8_t *buf, size_t len)
+int elf_check_file(const struct boot_src *src)
 {
 	struct elf_info info = {0};
-	int ret = elf_parse(buf, len, &info);
+	uint64_t len = src->len;
+	int ret = elf_parse(src, &info);
 
 	for (unsigned i = 0; !ret && i < info.phnum; i++) {
 		struct elf_segment s;
 
-		elf_segment(buf, &info, i, &s);
-		if (s.type == PT_NULL)
+		ret = elf_segment(src, &info, i, &s);
+		if (ret || s.type == PT_NULL)
 			continue;
 		if (s.offset > len || s.filesz > len - s.offset)
 			ret = err_set(
@@ -102,32 +115,38 @@ int elf_check_file(const uint8_t *buf, size_t len)
 	return ret;
 }
 
-void elf_segment(const uint8_t *buf, const struct elf_info *info, unsigned i,
-		 struct elf_segment *s)
+int elf_segment(const struct boot_src *src, const struct elf_info *info,
+		unsigned i, struct elf_segment *s)
 {
+	int ret;
+
 	if (info->is64) {
 		Elf64_Phdr p;
 
-		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p),
-		       sizeof(p));
+		ret = boot_src_read(src, info->phoff + (uint64_t)i * sizeof(p),
+				    &p, sizeof(p));
 		*s = (struct elf_segment){p.p_type,  p.p_offset, p.p_vaddr,
 					  p.p_paddr, p.p_filesz, p.p_memsz,
 					  p.p_align};
 	} else {
 		Elf32_Phdr p;
 
-		memcpy(&p, buf + info->phoff + (uint64_t)i * sizeof(p),
-		       sizeof(p));
+		ret = boot_src_read(src, info->phoff + (uint64_t)i * sizeof(p),
+				    &p, sizeof(p));
 		*s = (struct elf_segment){p.p_type,  p.p_offset, p.p_vaddr,
 					  p.p_paddr, p.p_filesz, p.p_memsz,
 					  p.p_align};
 	}
+	if (ret)
+		*s = (struct elf_segment){.type = PT_NULL};
+	return ret;
 }
 
-int elf_load_segments(struct vm_mem *m, const uint8_t *buf, size_t len,
+int elf_load_segments(struct vm_mem *m, const struct boot_src *src,
 		      const struct elf_info *info, elf_segment_check_fn *check,
 		      void *ctx, uint64_t *end)
 {
+	uint64_t len = src->len;
 	unsigned loads = 0;
 	int ret;
 
@@ -136,7 +155,9 @@ int elf_load_segments(struct vm_mem *m, const uint8_t *buf, size_t len,
 	for (unsigned i = 0; i < info->phnum; i++) {
 		struct elf_segment s;
 
-		elf_segment(buf, info, i, &s);
+		ret = elf_segment(src, info, i, &s);
+		if (ret)
+			return ret;
 		if (s.type != PT_LOAD)
 			continue;
 		if (s.filesz > s.memsz)
@@ -169,11 +190,16 @@ int elf_load_segments(struct vm_mem *m, const uint8_t *buf, size_t len,
 		struct elf_segment s;
 		uint8_t *dst;
 
-		elf_segment(buf, info, i, &s);
+		ret = elf_segment(src, info, i, &s);
+		if (ret)
+			return ret;
 		if (s.type != PT_LOAD)
 			continue;
+		/* Checked above; read straight into guest memory. */
 		dst = mem_ptr(m, s.paddr, s.memsz);
-		memcpy(dst, buf + s.offset, s.filesz);
+		ret = boot_src_read(src, s.offset, dst, s.filesz);
+		if (ret)
+			return ret;
 		memset(dst + s.filesz, 0, s.memsz - s.filesz);
 	}
 	return 0;
@@ -195,19 +221,19 @@ static int elf_guest_check(const struct vm_mem *m, const struct elf_segment *s,
 				   "an ELF segment");
 }
 
-int elf_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
-	     size_t len, struct boot_entry *e)
+int elf_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *src,
+	     struct boot_entry *e)
 {
 	struct elf_info info = {0};
 	struct elf_guest g = {.nr_vcpus = nr_vcpus};
 	uint64_t end;
 	int ret;
 
-	ret = elf_parse(buf, len, &info);
+	ret = elf_parse(src, &info);
 	if (ret)
 		return ret;
 	g.mode = info.is64 ? CPU_MODE_LONG : CPU_MODE_PROTECTED;
-	ret = elf_load_segments(m, buf, len, &info, elf_guest_check, &g, &end);
+	ret = elf_load_segments(m, src, &info, elf_guest_check, &g, &end);
 	if (ret)
 		return ret;
 	if (!mem_ptr(m, info.entry, 1))

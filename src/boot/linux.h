@@ -32,6 +32,9 @@
 /* PVH has no cmdline_size: x86 Linux keeps COMMAND_LINE_SIZE (2048) bytes,
  * the NUL included, and would cut a longer line silently. */
 #define PVH_CMDLINE_MAX 2048ull
+/* How much of each PT_NOTE segment the PVH loader reads (a vmlinux has a
+ * few hundred bytes of notes). */
+#define PVH_NOTES_MAX 65536u
 #define LINUX_KERNEL_MIN_ADDR 0x100000ull
 #define PVH_START_INFO_ADDR 0x8000ull
 #define PVH_MODLIST_ADDR 0x8040ull
@@ -194,46 +197,46 @@ _Static_assert(PVH_MODLIST_ADDR + sizeof(struct hvm_modlist_entry) <=
 _Static_assert(PVH_MEMMAP_ADDR + PVH_MEMMAP_MAX * 24 <= 0x9000,
 	       "memory map overflows its page");
 
-/* Loads a bzImage with an optional @initrd (@initrd_len 0: none) and
+/* Loads a bzImage with an optional @initrd (NULL: none) and
  * @cmdline (NULL: empty) into @m, writes the zero page, the MP and ACPI
  * tables, and sets @e: long mode at load + 0x200 for protocol 2.12+ 64-bit
  * kernels, the 32-bit protocol entry for 2.06-2.11, RSI = the zero page.
  * -errno and a one-line message for anything the kernel or RAM refuses. */
-int bzimage_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *kernel,
-		 size_t len, const uint8_t *initrd, size_t initrd_len,
+int bzimage_load(struct vm_mem *m, unsigned nr_vcpus,
+		 const struct boot_src *kernel, const struct boot_src *initrd,
 		 const char *cmdline, struct boot_entry *e);
 
 /* Where the compressed vmlinux is in the bzImage file: @off bytes from the
  * start of the file, @plen bytes long (protocol 2.08+), checked against
- * @len.  For scripts that extract vmlinux. */
-int bzimage_payload(const uint8_t *kernel, size_t len, size_t *off,
-		    size_t *plen);
+ * the file's length. */
+int bzimage_payload(const struct boot_src *kernel, uint64_t *off,
+		    uint64_t *plen);
 
 /* True, with the 32-bit physical entry point in *@entry, if the ELF32/64 in
  * @elf has a XEN_ELFNOTE_PHYS32_ENTRY note ("Xen", type 18) in a PT_NOTE
  * segment.  Every offset is checked; a malformed file is just "no". */
-bool pvh_find_entry(const uint8_t *elf, size_t len, uint32_t *entry);
+bool pvh_find_entry(const struct boot_src *elf, uint32_t *entry);
 
 /* True if the ELF in @elf looks like a Linux vmlinux (a "Linux" note, or
  * addresses in the kernel's 0xffffffff80000000 mapping), so a caller can
  * explain that it needs CONFIG_PVH rather than boot it as a plain ELF. */
-bool elf_is_linux(const uint8_t *elf, size_t len);
+bool elf_is_linux(const struct boot_src *elf);
 
 /* Loads a PVH ELF kernel (PT_LOAD segments at p_paddr, all >= 1 MiB), the
  * initrd as module 0 and @cmdline, writes hvm_start_info with the memory
  * map and the MP and ACPI tables, and sets @e: 32-bit protected mode at the
  * PVH entry, EBX = PVH_START_INFO_ADDR. */
-int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *elf,
-	     size_t len, const uint8_t *initrd, size_t initrd_len,
-	     const char *cmdline, struct boot_entry *e);
+int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *elf,
+	     const struct boot_src *initrd, const char *cmdline,
+	     struct boot_entry *e);
 
 /* Shared by both loaders: copies @cmdline (NULL: "") to LINUX_CMDLINE_ADDR
  * if it is at most @max bytes long (without the NUL). */
 int linux_write_cmdline(struct vm_mem *m, const char *cmdline, uint64_t max,
 			const char *limit_what);
-/* Shared: places @len bytes of initrd page-aligned as high as possible in
- * [@low, @high) (@high exclusive), copies it there, sets *@addr. */
-int linux_place_initrd(struct vm_mem *m, const uint8_t *initrd, size_t len,
+/* Shared: places @initrd page-aligned as high as possible in [@low, @high)
+ * (@high exclusive), reads it there, sets *@addr. */
+int linux_place_initrd(struct vm_mem *m, const struct boot_src *initrd,
 		       uint64_t low, uint64_t high, uint64_t *addr);
 
 #endif

@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LINUX_KERNEL_VADDR 0xffffffff80000000ull /* __START_KERNEL_map */
@@ -29,27 +30,32 @@ static bool note_name_is(const uint8_t *name, uint32_t namesz, const char *want)
 }
 
 /* Finds the first note named @name (of type @type unless @any_type) in the
- * PT_NOTE segments; *@desc points into @buf, *@descsz bytes, all checked to
- * lie inside the segment and the file. */
-static bool elf_find_note(const uint8_t *buf, size_t len,
+ * first PVH_NOTES_MAX bytes of each PT_NOTE segment; copies up to
+ * sizeof(*desc) bytes of its descriptor to @desc and its size to *@descsz,
+ * all checked to lie inside the segment and the file. */
+static bool elf_find_note(const struct boot_src *src,
 			  const struct elf_info *info, const char *name,
-			  bool any_type, uint32_t type, const uint8_t **desc,
+			  bool any_type, uint32_t type, uint8_t (*desc)[8],
 			  uint32_t *descsz)
 {
-	for (unsigned i = 0; i < info->phnum; i++) {
-		struct elf_segment p;
-		const uint8_t *seg;
-		uint64_t pos = 0, align;
+	static const uint64_t max = PVH_NOTES_MAX;
+	uint8_t *seg = malloc(max);
+	bool found = false;
 
-		elf_segment(buf, info, i, &p);
-		if (p.type != PT_NOTE)
+	if (!seg)
+		return false;
+	for (unsigned i = 0; !found && i < info->phnum; i++) {
+		struct elf_segment p;
+		uint64_t pos = 0, align, size;
+
+		if (elf_segment(src, info, i, &p) || p.type != PT_NOTE)
 			continue;
-		if (p.offset > len || p.filesz > len - p.offset)
+		size = p.filesz < max ? p.filesz : max;
+		if (boot_src_read(src, p.offset, seg, size))
 			continue;
-		seg = buf + p.offset;
 		/* Notes are padded to 4 bytes, or 8 in 8-aligned segments. */
 		align = p.align == 8 ? 8 : 4;
-		while (p.filesz - pos >= 12) {
+		while (size - pos >= 12) {
 			uint32_t nsz = get_le32(seg + pos);
 			uint32_t dsz = get_le32(seg + pos + 4);
 			uint32_t ntype = get_le32(seg + pos + 8);
@@ -60,36 +66,41 @@ static bool elf_find_note(const uint8_t *buf, size_t len,
 			const uint8_t *n;
 
 			pos += 12;
-			if (npad > p.filesz - pos)
+			if (npad > size - pos)
 				break;
 			n = seg + pos;
 			pos += npad;
-			if (dsz > p.filesz - pos)
+			if (dsz > size - pos)
 				break;
 			if (note_name_is(n, nsz, name) &&
 			    (any_type || ntype == type)) {
-				*desc = seg + pos;
+				memset(*desc, 0, sizeof(*desc));
+				memcpy(*desc, seg + pos,
+				       dsz < sizeof(*desc) ? dsz
+							   : sizeof(*desc));
 				*descsz = dsz;
-				return true;
+				found = true;
+				break;
 			}
-			if (dpad > p.filesz - pos)
+			if (dpad > size - pos)
 				break;
 			pos += dpad;
 		}
 	}
-	return false;
+	free(seg);
+	return found;
 }
 
-bool pvh_find_entry(const uint8_t *elf, size_t len, uint32_t *entry)
+bool pvh_find_entry(const struct boot_src *elf, uint32_t *entry)
 {
 	struct elf_info info;
-	const uint8_t *desc;
+	uint8_t desc[8];
 	uint32_t dsz;
 
-	if (elf_parse(elf, len, &info))
+	if (elf_parse(elf, &info))
 		return false;
-	if (!elf_find_note(elf, len, &info, "Xen", false,
-			   PVH_ELFNOTE_PHYS32_ENTRY, &desc, &dsz))
+	if (!elf_find_note(elf, &info, "Xen", false, PVH_ELFNOTE_PHYS32_ENTRY,
+			   &desc, &dsz))
 		return false;
 	/* A 4- or 8-byte number; either way a 32-bit physical address. */
 	if (dsz != 4 && dsz != 8)
@@ -100,16 +111,16 @@ bool pvh_find_entry(const uint8_t *elf, size_t len, uint32_t *entry)
 	return true;
 }
 
-bool elf_is_linux(const uint8_t *elf, size_t len)
+bool elf_is_linux(const struct boot_src *elf)
 {
 	struct elf_info info;
-	const uint8_t *desc;
+	uint8_t desc[8];
 	uint32_t dsz;
 
-	if (elf_parse(elf, len, &info))
+	if (elf_parse(elf, &info))
 		return false;
 	/* vmlinux carries "Linux" notes (build salt, LTO info). */
-	if (elf_find_note(elf, len, &info, "Linux", true, 0, &desc, &dsz))
+	if (elf_find_note(elf, &info, "Linux", true, 0, &desc, &dsz))
 		return true;
 	if (info.is64 && info.entry >= LINUX_KERNEL_VADDR)
 		return true;
@@ -117,8 +128,8 @@ bool elf_is_linux(const uint8_t *elf, size_t len)
 	for (unsigned i = 0; i < info.phnum; i++) {
 		struct elf_segment p;
 
-		elf_segment(elf, &info, i, &p);
-		if (p.type != PT_LOAD || p.vaddr == p.paddr)
+		if (elf_segment(elf, &info, i, &p) || p.type != PT_LOAD ||
+		    p.vaddr == p.paddr)
 			continue;
 		if (p.vaddr >=
 		    (info.is64 ? LINUX_KERNEL_VADDR : LINUX32_KERNEL_VADDR))
@@ -149,9 +160,9 @@ static int pvh_segment_check(const struct vm_mem *m,
 	return 0;
 }
 
-int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *elf,
-	     size_t len, const uint8_t *initrd, size_t initrd_len,
-	     const char *cmdline, struct boot_entry *e)
+int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *elf,
+	     const struct boot_src *initrd, const char *cmdline,
+	     struct boot_entry *e)
 {
 	struct e820_entry map[PVH_MEMMAP_MAX];
 	struct hvm_memmap_table_entry *mm;
@@ -159,18 +170,19 @@ int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *elf,
 	struct hvm_start_info *si;
 	struct elf_info info;
 	uint64_t kernel_end = 0, initrd_addr = 0, rsdp = 0, mp = 0;
+	uint64_t initrd_len = initrd ? initrd->len : 0;
 	uint32_t entry;
 	unsigned n;
 	int ret;
 
-	ret = elf_parse(elf, len, &info);
+	ret = elf_parse(elf, &info);
 	if (ret)
 		return ret;
-	if (!pvh_find_entry(elf, len, &entry))
+	if (!pvh_find_entry(elf, &entry))
 		return err_set(
 			-ENOEXEC,
 			"no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build Linux with CONFIG_PVH=y, or boot its bzImage");
-	ret = elf_load_segments(m, elf, len, &info, pvh_segment_check, NULL,
+	ret = elf_load_segments(m, elf, &info, pvh_segment_check, NULL,
 				&kernel_end);
 	if (ret)
 		return ret;
@@ -184,7 +196,7 @@ int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *elf,
 	if (ret)
 		return ret;
 	if (initrd_len) {
-		ret = linux_place_initrd(m, initrd, initrd_len, kernel_end,
+		ret = linux_place_initrd(m, initrd, kernel_end,
 					 m->regions[0].size, &initrd_addr);
 		if (ret)
 			return ret;

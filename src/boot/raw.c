@@ -7,16 +7,17 @@
 #include <inttypes.h>
 #include <string.h>
 
-int raw_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
-	     size_t len, uint64_t load_addr, uint64_t entry, enum cpu_mode mode,
+int raw_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *src,
+	     uint64_t load_addr, uint64_t entry, enum cpu_mode mode,
 	     struct boot_entry *e)
 {
-	uint8_t *dst = mem_ptr(m, load_addr, len);
+	uint64_t len = src->len;
 	int ret;
 
-	if (!dst)
+	if (!mem_ptr(m, load_addr, len))
 		return err_set(-ERANGE,
-			       "the image (%zu bytes) at --load-addr 0x%" PRIx64
+			       "the image (%" PRIu64
+			       " bytes) at --load-addr 0x%" PRIx64
 			       " does not fit in guest memory (0x0-0x%" PRIx64
 			       "): change --load-addr or raise --mem",
 			       len, load_addr, mem_end(m) - 1);
@@ -41,7 +42,9 @@ int raw_load(struct vm_mem *m, unsigned nr_vcpus, const uint8_t *buf,
 				  "the image");
 	if (ret)
 		return ret;
-	memcpy(dst, buf, len);
+	ret = boot_src_to_guest(src, 0, len, m, load_addr);
+	if (ret)
+		return ret;
 	*e = (struct boot_entry){
 		.mode = mode,
 		.rip = entry,

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!mem.host && mem_init(&mem, 32ull << 20))
 		abort();
-	bzimage_load(&mem, 2, data, size, initrd, sizeof(initrd),
-		     "console=ttyS0", &e);
-	bzimage_load(&mem, 1, data, size, NULL, 0, NULL, &e);
+	bzimage_load(&mem, 2, BOOT_SRC_MEM(data, size),
+		     BOOT_SRC_MEM(initrd, sizeof(initrd)), "console=ttyS0", &e);
+	bzimage_load(&mem, 1, BOOT_SRC_MEM(data, size), NULL, NULL, &e);
 	return 0;
 }

@@ -16,6 +16,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!mem.host && mem_init(&mem, 4ull << 20))
 		abort();
-	elf_load(&mem, 2, data, size, &e);
+	elf_load(&mem, 2, BOOT_SRC_MEM(data, size), &e);
 	return 0;
 }

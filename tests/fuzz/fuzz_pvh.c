@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!mem.host && mem_init(&mem, 32ull << 20))
 		abort();
-	pvh_find_entry(data, size, &entry);
-	elf_is_linux(data, size);
-	pvh_load(&mem, 2, data, size, initrd, sizeof(initrd), "console=ttyS0",
-		 &e);
+	pvh_find_entry(BOOT_SRC_MEM(data, size), &entry);
+	elf_is_linux(BOOT_SRC_MEM(data, size));
+	pvh_load(&mem, 2, BOOT_SRC_MEM(data, size),
+		 BOOT_SRC_MEM(initrd, sizeof(initrd)), "console=ttyS0", &e);
 	return 0;
 }

@@ -115,8 +115,9 @@ static void test_load_valid(void **state)
 
 	for (size_t i = 0; i < sizeof(initrd); i++)
 		initrd[i] = (uint8_t)(i ^ 0x5a);
-	assert_int_equal(bzimage_load(&f->m, 2, f->k, FAKE_LEN, initrd,
-				      sizeof(initrd), cmd, &f->e),
+	assert_int_equal(bzimage_load(&f->m, 2, BOOT_SRC_MEM(f->k, FAKE_LEN),
+				      BOOT_SRC_MEM(initrd, sizeof(initrd)), cmd,
+				      &f->e),
 			 0);
 	assert_int_equal(f->e.mode, CPU_MODE_LONG);
 	assert_int_equal(f->e.rip, 0x1000000 + 0x200);
@@ -172,8 +173,8 @@ static void test_load_no_initrd_no_cmdline(void **state)
 	struct fixture *f = *state;
 	struct boot_params *bp;
 
-	assert_int_equal(bzimage_load(&f->m, 1, f->k, FAKE_LEN, NULL, 0, NULL,
-				      &f->e),
+	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
+				      NULL, NULL, &f->e),
 			 0);
 	bp = zero_page(f);
 	assert_int_equal(bp->hdr.ramdisk_image, 0);
@@ -187,8 +188,8 @@ static void test_initrd_addr_max(void **state)
 
 	/* The initrd's last byte may be at most at 64 MiB - 1. */
 	put32(f->k, 0x22C, 64 * MiB - 1);
-	assert_int_equal(bzimage_load(&f->m, 1, f->k, FAKE_LEN, f->k, 8192,
-				      NULL, &f->e),
+	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
+				      BOOT_SRC_MEM(f->k, 8192), NULL, &f->e),
 			 0);
 	assert_int_equal(zero_page(f)->hdr.ramdisk_image, 64 * MiB - 8192);
 }
@@ -198,8 +199,8 @@ static void test_unaligned_pref_is_aligned(void **state)
 	struct fixture *f = *state;
 
 	put64(f->k, 0x258, 0x1000000 + 0x1000);
-	assert_int_equal(bzimage_load(&f->m, 1, f->k, FAKE_LEN, NULL, 0, NULL,
-				      &f->e),
+	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
+				      NULL, NULL, &f->e),
 			 0);
 	assert_int_equal(f->e.rip, 0x1200000 + 0x200);
 }
@@ -214,8 +215,9 @@ static void test_protocol_206_uses_32bit_entry(void **state)
 	f->k[0x201] = 0x23C - 0x202;
 	memset(f->k + 0x23C, 0, 0x26C - 0x23C);
 	put16(f->k, 0x236, 0);
-	assert_int_equal(
-		bzimage_load(&f->m, 1, f->k, FAKE_LEN, NULL, 0, "x", &f->e), 0);
+	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
+				      NULL, "x", &f->e),
+			 0);
 	assert_int_equal(f->e.mode, CPU_MODE_PROTECTED);
 	assert_int_equal(f->e.rip, 0x200000); /* 1 MiB, 2 MiB-aligned */
 	assert_int_equal(f->e.rsi, LINUX_ZERO_PAGE_ADDR);
@@ -225,16 +227,21 @@ static void test_protocol_206_uses_32bit_entry(void **state)
 static void test_payload(void **state)
 {
 	struct fixture *f = *state;
-	size_t off = 0, len = 0;
+	uint64_t off = 0, len = 0;
 
-	assert_int_equal(bzimage_payload(f->k, FAKE_LEN, &off, &len), 0);
+	assert_int_equal(
+		bzimage_payload(BOOT_SRC_MEM(f->k, FAKE_LEN), &off, &len), 0);
 	assert_int_equal(off, PM_OFF + 0x3C0);
 	assert_int_equal(len, 0x8000);
 	put32(f->k, 0x248, 0xFFFFFFF0);
-	assert_int_equal(bzimage_payload(f->k, FAKE_LEN, &off, &len), -ENOEXEC);
+	assert_int_equal(bzimage_payload(BOOT_SRC_MEM(f->k, FAKE_LEN), &off,
+					 &len),
+			 -ENOEXEC);
 	put32(f->k, 0x248, 0x3C0);
 	put32(f->k, 0x24C, PM_SIZE);
-	assert_int_equal(bzimage_payload(f->k, FAKE_LEN, &off, &len), -ENOEXEC);
+	assert_int_equal(bzimage_payload(BOOT_SRC_MEM(f->k, FAKE_LEN), &off,
+					 &len),
+			 -ENOEXEC);
 }
 
 /* Loads and expects @err with a message containing @what. */
@@ -243,8 +250,9 @@ static void expect_fail(struct fixture *f, size_t len, const uint8_t *initrd,
 			const char *what)
 {
 	err_clear();
-	assert_int_equal(bzimage_load(&f->m, 1, f->k, len, initrd, initrd_len,
-				      cmdline, &f->e),
+	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, len),
+				      BOOT_SRC_MEM(initrd, initrd_len), cmdline,
+				      &f->e),
 			 err);
 	if (!strstr(err_msg(), what))
 		fail_msg("message \"%s\" lacks \"%s\"", err_msg(), what);
@@ -354,8 +362,9 @@ static void test_cmdline_too_long(void **state)
 	put32(f->k, 0x238, 16);
 	memset(cmd, 'a', sizeof(cmd));
 	cmd[16] = '\0';
-	assert_int_equal(
-		bzimage_load(&f->m, 1, f->k, FAKE_LEN, NULL, 0, cmd, &f->e), 0);
+	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
+				      NULL, cmd, &f->e),
+			 0);
 	cmd[16] = 'a';
 	cmd[17] = '\0';
 	expect_fail(f, FAKE_LEN, NULL, 0, cmd, -E2BIG, "cmdline_size");
@@ -366,8 +375,9 @@ static void test_too_many_vcpus(void **state)
 	struct fixture *f = *state;
 
 	err_clear();
-	assert_int_equal(bzimage_load(&f->m, PLATFORM_MAX_VCPUS + 1, f->k,
-				      FAKE_LEN, NULL, 0, NULL, &f->e),
+	assert_int_equal(bzimage_load(&f->m, PLATFORM_MAX_VCPUS + 1,
+				      BOOT_SRC_MEM(f->k, FAKE_LEN), NULL, NULL,
+				      &f->e),
 			 -EINVAL);
 	assert_non_null(strstr(err_msg(), "--cpus"));
 }

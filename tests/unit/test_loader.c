@@ -97,8 +97,10 @@ static void test_elf64_loads(void **state)
 	(void)state;
 	elf64_make(&img, 0x100000);
 	memset(mem_ptr(&mem, 0x100000 + sizeof(img.code), 4096), 0xcc, 4096);
-	assert_true(elf_probe((uint8_t *)&img, sizeof(img)));
-	assert_int_equal(elf_load(&mem, 1, (uint8_t *)&img, sizeof(img), &e),
+	assert_true(elf_probe(BOOT_SRC_MEM((uint8_t *)&img, sizeof(img))));
+	assert_int_equal(elf_load(&mem, 1,
+				  BOOT_SRC_MEM((uint8_t *)&img, sizeof(img)),
+				  &e),
 			 0);
 	assert_int_equal(e.mode, CPU_MODE_LONG);
 	assert_int_equal(e.rip, 0x100004);
@@ -118,7 +120,9 @@ static void test_elf32_loads(void **state)
 
 	(void)state;
 	elf32_make(&img, 0x200000);
-	assert_int_equal(elf_load(&mem, 2, (uint8_t *)&img, sizeof(img), &e),
+	assert_int_equal(elf_load(&mem, 2,
+				  BOOT_SRC_MEM((uint8_t *)&img, sizeof(img)),
+				  &e),
 			 0);
 	assert_int_equal(e.mode, CPU_MODE_PROTECTED);
 	assert_int_equal(e.rip, 0x200000);
@@ -130,7 +134,7 @@ static void expect_elf_error(const void *img, size_t len, int err,
 {
 	struct boot_entry e;
 
-	assert_int_equal(elf_load(&mem, 1, img, len, &e), err);
+	assert_int_equal(elf_load(&mem, 1, BOOT_SRC_MEM(img, len), &e), err);
 	if (!strstr(err_msg(), needle))
 		fail_msg("message '%s' lacks '%s'", err_msg(), needle);
 }
@@ -145,7 +149,9 @@ static void test_elf_malformed(void **state)
 	for (size_t len = 0; len < sizeof(img); len++) {
 		struct boot_entry e;
 
-		assert_true(elf_load(&mem, 1, (uint8_t *)&img, len, &e) < 0);
+		assert_true(elf_load(&mem, 1,
+				     BOOT_SRC_MEM((uint8_t *)&img, len),
+				     &e) < 0);
 	}
 	expect_elf_error(&img, 20, -ENOEXEC, "truncated ELF header");
 	expect_elf_error(&img, sizeof(img.eh) + 10, -ENOEXEC,
@@ -221,24 +227,24 @@ static void test_raw_load(void **state)
 	struct boot_entry e;
 
 	(void)state;
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x10000, 0x10000,
-				  CPU_MODE_REAL, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x10000, 0x10000, CPU_MODE_REAL, &e),
 			 0);
 	assert_int_equal(e.mode, CPU_MODE_REAL);
 	assert_int_equal(e.rip, 0x10000);
 	assert_memory_equal(mem_ptr(&mem, 0x10000, 3), code, 3);
 	/* Real mode may use the low pages; protected and long mode may not. */
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x1000, 0x1000,
-				  CPU_MODE_REAL, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x1000, 0x1000, CPU_MODE_REAL, &e),
 			 0);
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x1000, 0x1000,
-				  CPU_MODE_LONG, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x1000, 0x1000, CPU_MODE_LONG, &e),
 			 -EINVAL);
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x500, 0x500,
-				  CPU_MODE_PROTECTED, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x500, 0x500, CPU_MODE_PROTECTED, &e),
 			 -EINVAL);
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x1000, 0x1000,
-				  CPU_MODE_PROTECTED, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x1000, 0x1000, CPU_MODE_PROTECTED, &e),
 			 0);
 }
 
@@ -248,51 +254,71 @@ static void test_raw_errors(void **state)
 	struct boot_entry e;
 
 	(void)state;
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), MEM_SIZE - 8,
-				  MEM_SIZE - 8, CPU_MODE_LONG, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  MEM_SIZE - 8, MEM_SIZE - 8, CPU_MODE_LONG,
+				  &e),
 			 -ERANGE);
 	assert_non_null(strstr(err_msg(), "--load-addr"));
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), UINT64_MAX - 4,
-				  0x10000, CPU_MODE_LONG, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  UINT64_MAX - 4, 0x10000, CPU_MODE_LONG, &e),
 			 -ERANGE);
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x10000,
-				  MEM_SIZE, CPU_MODE_LONG, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x10000, MEM_SIZE, CPU_MODE_LONG, &e),
 			 -ERANGE);
 	assert_non_null(strstr(err_msg(), "--entry"));
-	assert_int_equal(raw_load(&mem, 1, code, sizeof(code), 0x200000,
-				  0x200000, CPU_MODE_REAL, &e),
+	assert_int_equal(raw_load(&mem, 1, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x200000, 0x200000, CPU_MODE_REAL, &e),
 			 -ERANGE);
 	assert_non_null(strstr(err_msg(), "below 1 MiB"));
 	/* 1024 stacks of 16 KiB do not fit in 16 MiB with the tables. */
-	assert_int_equal(raw_load(&mem, 1024, code, sizeof(code), 0x10000,
-				  0x10000, CPU_MODE_LONG, &e),
+	assert_int_equal(raw_load(&mem, 1024, BOOT_SRC_MEM(code, sizeof(code)),
+				  0x10000, 0x10000, CPU_MODE_LONG, &e),
 			 -ENOMEM);
 }
 
-static void test_read_file(void **state)
+static void test_src_open_and_read(void **state)
 {
 	char path[] = "/tmp/minivmm-test-XXXXXX";
-	uint8_t *buf;
-	size_t len;
+	struct boot_src src;
+	uint8_t buf[10];
 	int fd;
 
 	(void)state;
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
-	assert_int_equal(boot_read_file(path, 100, &buf, &len), -EINVAL);
+	assert_int_equal(boot_src_open(&src, path, 100), -EINVAL);
 	assert_non_null(strstr(err_msg(), "is empty"));
+	assert_int_equal(src.fd, -1);
 	assert_int_equal(write(fd, "0123456789", 10), 10);
-	assert_int_equal(boot_read_file(path, 9, &buf, &len), -EFBIG);
+	assert_int_equal(boot_src_open(&src, path, 9), -EFBIG);
 	assert_non_null(strstr(err_msg(), "raise --mem"));
-	assert_int_equal(boot_read_file(path, 10, &buf, &len), 0);
-	assert_int_equal(len, 10);
+	assert_int_equal(boot_src_open(&src, path, 10), 0);
+	assert_int_equal(src.len, 10);
+	assert_int_equal(boot_src_read(&src, 0, buf, 10), 0);
 	assert_memory_equal(buf, "0123456789", 10);
-	free(buf);
+	assert_int_equal(boot_src_read(&src, 7, buf, 3), 0);
+	assert_memory_equal(buf, "789", 3);
+	/* Past the end, or wrapping around: refused, nothing read. */
+	assert_int_equal(boot_src_read(&src, 8, buf, 3), -ENOEXEC);
+	assert_non_null(strstr(err_msg(), "truncated"));
+	assert_int_equal(boot_src_read(&src, 11, buf, 0), -ENOEXEC);
+	assert_int_equal(boot_src_read(&src, UINT64_MAX, buf, 2), -ENOEXEC);
+	/* A file that shrinks after it was opened: an error, not a crash. */
+	assert_int_equal(ftruncate(fd, 4), 0);
+	assert_int_equal(boot_src_read(&src, 0, buf, 10), -EIO);
+	assert_non_null(strstr(err_msg(), "shrank"));
+	/* Into guest memory: only where there is RAM. */
+	assert_int_equal(boot_src_to_guest(&src, 0, 4, &mem, 0x10000), 0);
+	assert_memory_equal(mem_ptr(&mem, 0x10000, 4), "0123", 4);
+	assert_int_equal(boot_src_to_guest(&src, 0, 4, &mem, MEM_SIZE - 2),
+			 -ERANGE);
+	boot_src_close(&src);
+	assert_int_equal(src.fd, -1);
 	close(fd);
 	unlink(path);
-	assert_int_equal(boot_read_file(path, 10, &buf, &len), -ENOENT);
+	assert_int_equal(boot_src_open(&src, path, 10), -ENOENT);
 	assert_non_null(strstr(err_msg(), "cannot open"));
-	assert_int_equal(boot_read_file("/tmp", 10, &buf, &len), -EINVAL);
+	assert_int_equal(boot_src_open(&src, "/tmp", 10), -EINVAL);
 	assert_non_null(strstr(err_msg(), "not a regular file"));
 }
 
@@ -305,7 +331,7 @@ int main(void)
 		cmocka_unit_test(test_elf_outside_memory),
 		cmocka_unit_test(test_raw_load),
 		cmocka_unit_test(test_raw_errors),
-		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_src_open_and_read),
 	};
 
 	return cmocka_run_group_tests_name("loader", tests, setup, teardown);

@@ -152,13 +152,13 @@ static void test_find_entry64(void **state)
 
 	(void)state;
 	build_elf(b, &o);
-	assert_true(pvh_find_entry(b, sizeof(b), &entry));
+	assert_true(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	assert_int_equal(entry, ENTRY);
 	/* The 4-byte form of the note. */
 	o.desc_size = 4;
 	build_elf(b, &o);
 	entry = 0;
-	assert_true(pvh_find_entry(b, sizeof(b), &entry));
+	assert_true(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	assert_int_equal(entry, ENTRY);
 }
 
@@ -172,7 +172,7 @@ static void test_find_entry32(void **state)
 	o.is32 = true;
 	o.desc_size = 4;
 	build_elf(b, &o);
-	assert_true(pvh_find_entry(b, sizeof(b), &entry));
+	assert_true(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	assert_int_equal(entry, ENTRY);
 }
 
@@ -185,20 +185,20 @@ static void test_entry_absent(void **state)
 	(void)state;
 	o.xen_note = false;
 	build_elf(b, &o);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* Another Xen note type is not the entry. */
 	o = pvh64;
 	o.xen_type = 1;
 	build_elf(b, &o);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* An entry that does not fit in 32 bits. */
 	o = pvh64;
 	o.desc = 0x100000000ull | ENTRY;
 	build_elf(b, &o);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* Not ELF at all. */
 	memset(b, 0, sizeof(b));
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 }
 
 static void test_entry_malformed(void **state)
@@ -211,26 +211,26 @@ static void test_entry_malformed(void **state)
 	/* The PT_NOTE ends before the Xen note's descriptor. */
 	o.notes_adjust = -6;
 	build_elf(b, &o);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* A name size that would wrap a 32-bit sum. */
 	o = pvh64;
 	o.gnu_note = false;
 	build_elf(b, &o);
 	memcpy(b + NOTES_OFF, &huge, 4);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* A descriptor size past the segment. */
 	build_elf(b, &o);
 	memcpy(b + NOTES_OFF + 4, &huge, 4);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* The PT_NOTE segment runs past the end of the file. */
 	o = pvh64;
 	o.notes_adjust = 0x1000;
 	build_elf(b, &o);
-	assert_false(pvh_find_entry(b, sizeof(b), &entry));
+	assert_false(pvh_find_entry(BOOT_SRC_MEM(b, sizeof(b)), &entry));
 	/* Program headers past the end of the file. */
 	build_elf(b, &pvh64);
 	for (size_t len = 0; len < NOTES_OFF; len += 7)
-		assert_false(pvh_find_entry(b, len, &entry));
+		assert_false(pvh_find_entry(BOOT_SRC_MEM(b, len), &entry));
 }
 
 static void test_elf_is_linux(void **state)
@@ -240,21 +240,21 @@ static void test_elf_is_linux(void **state)
 
 	(void)state;
 	build_elf(b, &o);
-	assert_false(elf_is_linux(b, sizeof(b)));
+	assert_false(elf_is_linux(BOOT_SRC_MEM(b, sizeof(b))));
 	o.linux_note = true;
 	build_elf(b, &o);
-	assert_true(elf_is_linux(b, sizeof(b)));
+	assert_true(elf_is_linux(BOOT_SRC_MEM(b, sizeof(b))));
 	/* No notes at all, but linked in the kernel's high mapping. */
 	o = pvh64;
 	o.gnu_note = o.xen_note = false;
 	o.vaddr = 0xffffffff81000000ull;
 	o.paddr = 0x1000000;
 	build_elf(b, &o);
-	assert_true(elf_is_linux(b, sizeof(b)));
+	assert_true(elf_is_linux(BOOT_SRC_MEM(b, sizeof(b))));
 	o.is32 = true;
 	o.vaddr = 0xC1000000;
 	build_elf(b, &o);
-	assert_true(elf_is_linux(b, sizeof(b)));
+	assert_true(elf_is_linux(BOOT_SRC_MEM(b, sizeof(b))));
 }
 
 struct fixture {
@@ -297,8 +297,9 @@ static void test_load(void **state)
 	/* Dirty the bss area: the loader must zero it. */
 	memset(mem_ptr(&f->m, 0x200000, DATA_LEN + BSS_LEN), 0xFF,
 	       DATA_LEN + BSS_LEN);
-	assert_int_equal(pvh_load(&f->m, 2, f->elf, IMG_LEN, initrd,
-				  sizeof(initrd), cmd, &f->e),
+	assert_int_equal(pvh_load(&f->m, 2, BOOT_SRC_MEM(f->elf, IMG_LEN),
+				  BOOT_SRC_MEM(initrd, sizeof(initrd)), cmd,
+				  &f->e),
 			 0);
 	assert_int_equal(f->e.mode, CPU_MODE_PROTECTED);
 	assert_int_equal(f->e.rip, ENTRY);
@@ -344,8 +345,9 @@ static void test_load_no_initrd(void **state)
 	struct fixture *f = *state;
 	struct hvm_start_info *si;
 
-	assert_int_equal(
-		pvh_load(&f->m, 1, f->elf, IMG_LEN, NULL, 0, NULL, &f->e), 0);
+	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN), NULL,
+				  NULL, &f->e),
+			 0);
 	si = mem_ptr(&f->m, PVH_START_INFO_ADDR, sizeof(*si));
 	assert_int_equal(si->nr_modules, 0);
 	assert_int_equal(si->modlist_paddr, 0);
@@ -358,8 +360,9 @@ static void expect_fail(struct fixture *f, size_t initrd_len, int err,
 	uint8_t *initrd = initrd_len ? calloc(1, initrd_len) : NULL;
 
 	err_clear();
-	assert_int_equal(pvh_load(&f->m, 1, f->elf, IMG_LEN, initrd, initrd_len,
-				  NULL, &f->e),
+	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN),
+				  BOOT_SRC_MEM(initrd, initrd_len), NULL,
+				  &f->e),
 			 err);
 	free(initrd);
 	if (!strstr(err_msg(), what))
@@ -402,8 +405,8 @@ static void test_load_truncated_segment(void **state)
 	struct fixture *f = *state;
 
 	err_clear();
-	assert_int_equal(pvh_load(&f->m, 1, f->elf, IMG_LEN - 1, NULL, 0, NULL,
-				  &f->e),
+	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN - 1),
+				  NULL, NULL, &f->e),
 			 -ENOEXEC);
 	assert_non_null(strstr(err_msg(), "truncated"));
 }
