@@ -238,6 +238,12 @@ int vm_run(struct vm *vm)
 
 	if (vm->opt.trace_io || vm->opt.trace_mmio)
 		trace_vm_start(stdout);
+	/* After the signal mask: this thread must not take SIGINT either. */
+	if (vm->opt.prefault) {
+		ret = mem_prefault_start(&vm->mem, vm->entry.rip);
+		if (ret)
+			goto out_close;
+	}
 	vm->start_ns = time_now_ns();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
@@ -263,9 +269,11 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].thread_created = false;
 	}
+	mem_prefault_stop(&vm->mem);
 	fflush(stdout);
 	bus_log_summary(&vm->pio);
 	bus_log_summary(&vm->mmio);
+out_close:
 	close(sig_fd);
 out_mask:
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -360,6 +368,11 @@ void vm_print_stats(struct vm *vm, FILE *f)
 			"\nstart-up %.3f ms from minivmm's start to the first KVM_RUN, %.3f ms of it loading the guest image",
 			(vm->start_ns - vm->opt.launch_ns) / 1e6,
 			vm->load_ns / 1e6);
+	if (vm->opt.prefault)
+		fprintf(f,
+			"\nprefault %" PRIu64 " of %" PRIu64 " MiB in %.3f ms",
+			vm->mem.prefault.done >> 20, vm->mem.size >> 20,
+			vm->mem.prefault.ns / 1e6);
 	fprintf(f,
 		"\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
 		" KiB\n",

@@ -42,6 +42,7 @@ struct vm_options {
 	const char *serial_path; /* VM_SERIAL_FILE */
 	struct term *console;	 /* COM1 input with VM_SERIAL_STDIO, or NULL */
 	uint64_t launch_ns;	 /* when minivmm started (--stats), or 0 */
+	bool prefault;		 /* fault guest RAM in while the guest boots */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main

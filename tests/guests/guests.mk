@@ -5,7 +5,7 @@ GUEST_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-mno-red-zone -nostdlib -Wall -Wextra -Werror
 
 GUESTS := $(addprefix $(GUEST_DIR)/, real.bin hlt.bin exit42.bin protected.bin \
-	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf)
+	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf memcheck.elf)
 
 guests: $(GUESTS) $(BUILD)/seed/vm.bin
 
@@ -32,6 +32,6 @@ $(GUEST_DIR)/long.elf: $(GUEST_DIR)/long.64.o
 # Linked at 1 GiB: outside a 256 MiB guest (a negative test).
 $(GUEST_DIR)/far.elf: $(GUEST_DIR)/long.64.o
 	$(Q)ld --no-warn-rwx-segments -m elf_x86_64 -N -e _start -Ttext 0x40000000 -o $@ $<
-$(GUEST_DIR)/smp.elf: tests/guests/start64.S tests/guests/smp.c
+$(GUEST_DIR)/smp.elf $(GUEST_DIR)/memcheck.elf: $(GUEST_DIR)/%.elf: tests/guests/start64.S tests/guests/%.c
 	@mkdir -p $(dir $@)
 	$(Q)gcc $(GUEST_CFLAGS) -static -Wl,-N,-Ttext=0x100000,-e,_start,--build-id=none,--no-warn-rwx-segments,-z,noexecstack -o $@ $^

@@ -66,6 +66,12 @@ else
 fi
 expect smp-1-vcpu 0 "hello from vcpu 0" --kernel "$G/smp.elf" --cpus 1
 
+# --prefault faults guest RAM in from another thread while the guest writes
+# and reads it: no byte the guest wrote is lost.
+expect memcheck 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M
+expect memcheck-prefault 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M --prefault --stats
+expect_err memcheck-prefault "^prefault [0-9]+ of 64 MiB in "
+
 # A triple fault ends the VM with status 2, the reason and a register dump.
 expect triple-fault 2 "" --raw "$G/triple.bin" --mode long
 expect_err triple-fault "vcpu 0: guest triple fault \(KVM_EXIT_SHUTDOWN\)"

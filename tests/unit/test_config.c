@@ -96,7 +96,8 @@ static void test_all_options(void **state)
 	assert_int_equal(PARSE(&c, "run", "--raw", "g.bin", "--mode", "long",
 			       "--load-addr", "0x200000", "--entry", "0x200010",
 			       "--mem", "1G", "--cpus", "4", "--trace-io",
-			       "--trace-mmio", "--max-exits", "10", "--stats"),
+			       "--trace-mmio", "--max-exits", "10", "--stats",
+			       "--prefault"),
 			 0);
 	assert_int_equal(c.boot.mode, CPU_MODE_LONG);
 	assert_int_equal(c.boot.load_addr, 0x200000);
@@ -107,6 +108,7 @@ static void test_all_options(void **state)
 	assert_true(c.vm.trace_io);
 	assert_true(c.vm.trace_mmio);
 	assert_true(c.vm.stats);
+	assert_true(c.vm.prefault);
 	assert_int_equal(c.vm.max_exits, 10);
 	assert_int_equal(PARSE(&c, "run", "--kernel=k.elf", "--mem=512M"), 0);
 	assert_string_equal(c.boot.kernel_path, "k.elf");
