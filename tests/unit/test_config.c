@@ -171,6 +171,7 @@ static void test_help_version(void **state)
 	assert_non_null(strstr(config_usage, "--cmdline"));
 	assert_non_null(strstr(config_usage, "--serial"));
 	assert_non_null(strstr(config_usage, "--on-reboot"));
+	assert_non_null(strstr(config_usage, "--prefault"));
 }
 
 /* Each bad command line fails with a message naming the problem. */
