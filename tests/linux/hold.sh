@@ -4,7 +4,11 @@
 # without an APIC, software-disabled APICs) stay on while the tests create
 # and destroy VMs one after another.  Flipping them patches the vmhost
 # kernel's text, which sometimes freezes QEMU TCG: a vCPU keeps executing a
-# stale int3 (see vmhost_session in common.sh).  release_vms kills them.
+# stale int3 (see vmhost_session in common.sh).  They are left stopped when
+# the script ends: the vmhost powers off with `poweroff -f`, which tears no
+# VM down, whereas killing them would flip the keys once more and can freeze
+# the vmhost after the last test.  release_vms kills them, for callers that
+# go on using the vmhost.
 hold_vms() {
 	local spec n pid i
 	printf '\353\376' >/tmp/spin.bin # jmp $
