@@ -116,7 +116,9 @@ wait_for() {
 	return 1
 }
 if wait_for "^memtotal:" "$T_BOOT"; then
-	sleep 1
+	# The shell's prompt has no newline; it still shows.
+	if wait_for '/ # ' 60; then ok "$name: prompt without a newline shows"; else
+		not_ok "$name: prompt without a newline shows" "no '# ' prompt" "$O/$name.raw"; fi
 	echo 'echo $((6*7))-answer' >&3
 	if wait_for "^42-answer" 60; then
 		ok "$name: typed line answered"
