@@ -99,7 +99,6 @@ void mem_advise_hugepages(const struct vm_mem *m)
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
-#define MEM_PREFAULT_CHUNK (2ull << 20)
 #define MEM_PREFAULT_STACK (64u << 10) /* it calls madvise, little else */
 
 /* Faults in [p, p + len) for writing without changing a byte the guest may
@@ -128,7 +127,8 @@ static void *mem_prefault_thread(void *opaque)
 		page = 4096;
 	while (done < m->size &&
 	       !__atomic_load_n(&pf->stop, __ATOMIC_RELAXED)) {
-		uint64_t len = MEM_PREFAULT_CHUNK - off % MEM_PREFAULT_CHUNK;
+		/* One huge page at a time (the mapping is aligned to them). */
+		uint64_t len = MEM_HOST_ALIGN - off % MEM_HOST_ALIGN;
 
 		if (len > m->size - off)
 			len = m->size - off;

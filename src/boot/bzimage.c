@@ -19,7 +19,6 @@
 struct bz_info {
 	uint8_t head[BZ_HEAD_MAX]; /* the file's first bytes (0 past its end) */
 	struct setup_header h;	   /* bytes past the file's header are 0 */
-	uint64_t len;		   /* of the file */
 	size_t hdr_end;		   /* file offset just past the header */
 	size_t pm_off;	  /* file offset of the protected-mode kernel */
 	uint64_t pm_size; /* its length */
@@ -50,7 +49,6 @@ static int bz_parse(const struct boot_src *src, struct bz_info *bz)
 	int ret;
 
 	memset(bz, 0, sizeof(*bz));
-	bz->len = len;
 	if (len < offsetof(struct boot_params, hdr.version) + 2)
 		return err_set(-ENOEXEC,
 			       "truncated kernel: %" PRIu64
