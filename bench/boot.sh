@@ -23,7 +23,8 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 		[ "$mode" = verbose ] && cmdline=$VERBOSE
 		if [ "$vmm" != qemu ]; then
 			local extra=()
-			[ "$vmm" = prefault ] && extra=(--prefault)
+			[ "$vmm" = all ] && extra=(--prefault all)
+			[ "$vmm" = none ] && extra=(--prefault none)
 			timeout -k 5 150 ./marktime -o "$f.mt" -m "$MARK" -- ./minivmm run --kernel cloud.bzImage \
 				--initrd initrd --mem 256M --cpus 1 --cmdline "$cmdline" --stats "${extra[@]}" \
 				</dev/null >"$f.out" 2>"$f.err"
@@ -62,10 +63,11 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 				one minivmm $mode $i
 			fi
 		done
-		# The boot after a --prefault one starts on mostly clean memory and
-		# is faster: a discarded default boot settles that before the next
-		# pair.
-		one prefault quiet $i
+		one none quiet $i
+		# The boot after a --prefault all one starts on mostly clean
+		# memory and is faster: a discarded default boot settles that
+		# before the next pair.
+		one all quiet $i
 		one settle quiet $i >/dev/null
 	done
 	# median VMM MODE COLUMN: median of the valid (>= 0) values.
@@ -90,8 +92,10 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 	row "start to init marker (verbose console)" verbose 3 "-"
 	row "peak RSS" quiet 5 "-"
 	row "RSS beyond guest RAM touched" quiet 7 "< 2048 KiB" "$beyond"
-	row "with --prefault: start to init marker" quiet 3 "-" "" prefault
-	row "with --prefault: peak RSS" quiet 5 "-" "" prefault
+	row "--prefault none: start to init marker" quiet 3 "-" "" none
+	row "--prefault none: peak RSS" quiet 5 "-" "" none
+	row "--prefault all: start to init marker" quiet 3 "-" "" all
+	row "--prefault all: peak RSS" quiet 5 "-" "" all
 	exit 0
 fi
 

@@ -35,9 +35,12 @@ const char config_usage[] =
 	"  --mem SIZE          guest memory; K, M, G suffixes, plain number = MiB\n"
 	"                      (default: 256M)\n"
 	"  --cpus N            number of vCPUs (default: 1)\n"
-	"  --prefault          fault all guest memory in from a second thread while\n"
-	"                      the guest boots: a faster boot, but minivmm's RSS\n"
-	"                      becomes all of --mem (default: pages on first use)\n"
+	"  --prefault MODE     fault guest memory in from a second thread while the\n"
+	"                      guest boots, instead of on the guest's first touch:\n"
+	"                      ahead (default for Linux kernels): just ahead of the\n"
+	"                      guest where it writes memory in order, at most 16 MiB\n"
+	"                      it has not reached; all: all of --mem (fastest boot,\n"
+	"                      RSS = --mem); none (default for raw guests)\n"
 	"\n"
 	"Observing:\n"
 	"  --trace-io          print the seed's trace for every port I/O exit\n"
@@ -147,7 +150,7 @@ static const struct option config_options[] = {
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
-	{"prefault", no_argument, NULL, OPT_PREFAULT},
+	{"prefault", required_argument, NULL, OPT_PREFAULT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -240,7 +243,18 @@ static int config_option(struct config *c, int opt, const char *arg)
 		c->vm.stats = true;
 		return 0;
 	case OPT_PREFAULT:
-		c->vm.prefault = true;
+		if (!strcmp(arg, "none"))
+			c->vm.prefault = PREFAULT_NONE;
+		else if (!strcmp(arg, "ahead"))
+			c->vm.prefault = PREFAULT_AHEAD;
+		else if (!strcmp(arg, "all"))
+			c->vm.prefault = PREFAULT_ALL;
+		else
+			return err_set(
+				-EINVAL,
+				"--prefault '%s': expected none, ahead or all",
+				arg);
+		c->prefault_set = true;
 		return 0;
 	case OPT_INITRD:
 		if (!*arg)

@@ -17,6 +17,7 @@ struct config {
 	struct boot_options boot;
 	bool mode_set;
 	bool load_addr_set;
+	bool prefault_set;	/* else main picks by guest kind */
 	bool restart_on_reboot; /* --on-reboot restart */
 };
 

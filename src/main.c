@@ -74,6 +74,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if (boot_image_is_linux(&img)) {
 		cfg.vm.platform = VM_PLATFORM_PC;
+		if (!cfg.prefault_set)
+			cfg.vm.prefault = PREFAULT_AHEAD;
 		if (cfg.vm.serial == VM_SERIAL_STDIO &&
 		    term_open(&console, STDIN_FILENO) == 0)
 			cfg.vm.console = &console;

@@ -4,7 +4,6 @@
 #ifndef MINIVMM_MEM_H
 #define MINIVMM_MEM_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,22 +20,11 @@ struct mem_region {
 	uint8_t *host;
 };
 
-/* A background thread that faults guest RAM in (mem_prefault_start). */
-struct mem_prefault {
-	pthread_t thread;
-	bool running;	/* the thread exists and has not been joined */
-	int stop;	/* atomic: asks the thread to finish early */
-	uint64_t first; /* host offset it starts at */
-	uint64_t done;	/* atomic: bytes faulted in so far */
-	uint64_t ns;	/* atomic: how long it took, once finished */
-};
-
 struct vm_mem {
 	uint8_t *host; /* start of the one host mapping */
 	uint64_t size; /* bytes of RAM, all regions together */
 	struct mem_region regions[MEM_MAX_REGIONS];
 	unsigned nr_regions;
-	struct mem_prefault prefault;
 };
 
 /* Computes the regions for @size bytes of RAM at host address @host. */
@@ -48,15 +36,7 @@ int mem_init(struct vm_mem *m, uint64_t size);
  * faults and 2 MiB KVM mappings for a guest that touches most of its RAM
  * (Linux), at the price of RSS growing in 2 MiB steps. */
 void mem_advise_hugepages(const struct vm_mem *m);
-/* Starts a thread that faults all of guest RAM in, 2 MiB at a time, from
- * the chunk holding guest address @from upward and then around, while the
- * guest runs: the guest then finds its memory ready instead of waiting
- * for the host to fault each page in (--prefault).  RSS becomes the whole
- * of guest RAM.  Pages are faulted in without changing their contents. */
-int mem_prefault_start(struct vm_mem *m, uint64_t from);
-/* Stops (early, if need be) and joins that thread; safe if none. */
-void mem_prefault_stop(struct vm_mem *m);
-/* Stops the prefault thread and unmaps guest RAM. */
+/* Unmaps guest RAM. */
 void mem_destroy(struct vm_mem *m);
 
 /* Host pointer for guest physical [gpa, gpa + len), or NULL unless that whole

@@ -239,11 +239,10 @@ int vm_run(struct vm *vm)
 	if (vm->opt.trace_io || vm->opt.trace_mmio)
 		trace_vm_start(stdout);
 	/* After the signal mask: this thread must not take SIGINT either. */
-	if (vm->opt.prefault) {
-		ret = mem_prefault_start(&vm->mem, vm->entry.rip);
-		if (ret)
-			goto out_close;
-	}
+	ret = prefault_start(&vm->prefault, &vm->mem, vm->opt.prefault,
+			     vm->entry.rip);
+	if (ret)
+		goto out_close;
 	vm->start_ns = time_now_ns();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
@@ -269,7 +268,7 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].thread_created = false;
 	}
-	mem_prefault_stop(&vm->mem);
+	prefault_stop(&vm->prefault);
 	fflush(stdout);
 	bus_log_summary(&vm->pio);
 	bus_log_summary(&vm->mmio);
@@ -282,6 +281,7 @@ out_mask:
 
 void vm_destroy(struct vm *vm)
 {
+	prefault_stop(&vm->prefault);
 	for (unsigned i = vm->nr_vcpus; i-- > 0;)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -368,11 +368,19 @@ void vm_print_stats(struct vm *vm, FILE *f)
 			"\nstart-up %.3f ms from minivmm's start to the first KVM_RUN, %.3f ms of it loading the guest image",
 			(vm->start_ns - vm->opt.launch_ns) / 1e6,
 			vm->load_ns / 1e6);
-	if (vm->opt.prefault)
+	if (vm->opt.prefault == PREFAULT_ALL)
 		fprintf(f,
-			"\nprefault %" PRIu64 " of %" PRIu64 " MiB in %.3f ms",
-			vm->mem.prefault.done >> 20, vm->mem.size >> 20,
-			vm->mem.prefault.ns / 1e6);
+			"\nprefault all: %" PRIu64 " of %" PRIu64
+			" MiB faulted in, in %.3f ms",
+			vm->prefault.done >> 20, vm->mem.size >> 20,
+			vm->prefault.ns / 1e6);
+	if (vm->opt.prefault == PREFAULT_AHEAD)
+		fprintf(f,
+			"\nprefault ahead: %" PRIu64
+			" MiB faulted in ahead of the guest (at most %" PRIu64
+			" MiB of it unused), the thread ran %.3f ms",
+			vm->prefault.done >> 20, vm->prefault.unused >> 20,
+			vm->prefault.ns / 1e6);
 	fprintf(f,
 		"\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
 		" KiB\n",

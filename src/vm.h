@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "kvm.h"
 #include "mem.h"
+#include "prefault.h"
 #include "vcpu.h"
 #include "x86/x86.h"
 
@@ -42,7 +43,7 @@ struct vm_options {
 	const char *serial_path; /* VM_SERIAL_FILE */
 	struct term *console;	 /* COM1 input with VM_SERIAL_STDIO, or NULL */
 	uint64_t launch_ns;	 /* when minivmm started (--stats), or 0 */
-	bool prefault;		 /* fault guest RAM in while the guest boots */
+	enum prefault_mode prefault; /* fault guest RAM in from a thread */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
@@ -61,6 +62,7 @@ struct vm {
 	struct kvm kvm;
 	int fd;
 	struct vm_mem mem;
+	struct prefault prefault; /* --prefault's thread */
 	struct bus pio;
 	struct bus mmio;
 	struct kvm_cpuid2 *cpuid; /* what KVM supports, per-vCPU copies made */

@@ -67,10 +67,13 @@ fi
 expect smp-1-vcpu 0 "hello from vcpu 0" --kernel "$G/smp.elf" --cpus 1
 
 # --prefault faults guest RAM in from another thread while the guest writes
-# and reads it: no byte the guest wrote is lost.
+# and reads it: no byte the guest wrote is lost.  memcheck writes upward
+# through memory, a stream that "ahead" follows.
 expect memcheck 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M
-expect memcheck-prefault 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M --prefault --stats
-expect_err memcheck-prefault "^prefault [0-9]+ of 64 MiB in "
+expect memcheck-prefault-all 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M --prefault all --stats
+expect_err memcheck-prefault-all "^prefault all: 64 of 64 MiB faulted in, in "
+expect memcheck-prefault-ahead 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M --prefault ahead --stats
+expect_err memcheck-prefault-ahead "^prefault ahead: [1-9][0-9]* MiB faulted in ahead of the guest \(at most [0-9]+ MiB of it unused\)"
 
 # A triple fault ends the VM with status 2, the reason and a register dump.
 expect triple-fault 2 "" --raw "$G/triple.bin" --mode long

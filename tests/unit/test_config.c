@@ -97,7 +97,7 @@ static void test_all_options(void **state)
 			       "--load-addr", "0x200000", "--entry", "0x200010",
 			       "--mem", "1G", "--cpus", "4", "--trace-io",
 			       "--trace-mmio", "--max-exits", "10", "--stats",
-			       "--prefault"),
+			       "--prefault", "all"),
 			 0);
 	assert_int_equal(c.boot.mode, CPU_MODE_LONG);
 	assert_int_equal(c.boot.load_addr, 0x200000);
@@ -108,7 +108,8 @@ static void test_all_options(void **state)
 	assert_true(c.vm.trace_io);
 	assert_true(c.vm.trace_mmio);
 	assert_true(c.vm.stats);
-	assert_true(c.vm.prefault);
+	assert_int_equal(c.vm.prefault, PREFAULT_ALL);
+	assert_true(c.prefault_set);
 	assert_int_equal(c.vm.max_exits, 10);
 	assert_int_equal(PARSE(&c, "run", "--kernel=k.elf", "--mem=512M"), 0);
 	assert_string_equal(c.boot.kernel_path, "k.elf");
@@ -116,6 +117,15 @@ static void test_all_options(void **state)
 	assert_int_equal(PARSE(&c, "run", "--mode", "protected", "--raw", "x"),
 			 0);
 	assert_int_equal(c.boot.mode, CPU_MODE_PROTECTED);
+	/* Not given: main picks by the kind of guest. */
+	assert_false(c.prefault_set);
+	assert_int_equal(PARSE(&c, "run", "--kernel", "k", "--prefault=ahead"),
+			 0);
+	assert_int_equal(c.vm.prefault, PREFAULT_AHEAD);
+	assert_int_equal(
+		PARSE(&c, "run", "--kernel", "k", "--prefault", "none"), 0);
+	assert_int_equal(c.vm.prefault, PREFAULT_NONE);
+	assert_true(c.prefault_set);
 }
 
 static void test_linux_options(void **state)
@@ -237,6 +247,10 @@ static void test_errors(void **state)
 		     "--serial 'tty'");
 	expect_error(PARSE(&c, "run", "--kernel", "k", "--serial", "file:"),
 		     "--serial 'file:'");
+	expect_error(PARSE(&c, "run", "--kernel", "k", "--prefault", "some"),
+		     "--prefault 'some': expected none, ahead or all");
+	expect_error(PARSE(&c, "run", "--kernel", "k", "--prefault"),
+		     "--prefault");
 	expect_error(PARSE(&c, "run", "--kernel", "k", "--on-reboot", "halt"),
 		     "--on-reboot 'halt'");
 }
