@@ -33,7 +33,7 @@ enum prefault_mode {
 #define PREFAULT_WINDOW_MAX 8 /* ... growing while the guest uses them */
 #define PREFAULT_BUDGET 8     /* chunks faulted in, not yet reached */
 #define PREFAULT_IDLE_MS 2000
-#define PREFAULT_POLL_US 1000
+#define PREFAULT_POLL_US 1000 /* between scans, or 4x a scan's time */
 
 /* The policy of the "ahead" mode, apart from the thread so that unit tests
  * can drive it: one state byte per chunk and the stream being followed. */
