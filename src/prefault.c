@@ -173,35 +173,34 @@ static void *prefault_all_thread(void *opaque)
 	return NULL;
 }
 
-/* Marks in @out (one byte per chunk) the CHUNK_FREE chunks of @fa that have
- * a resident page now (all chunks, if @fa->chunk is still unset: the first
- * scan); returns how many. */
+/* Marks in @out (one byte per chunk) the CHUNK_FREE chunks of @fa among
+ * [@c0, @c1) that have a resident page now; returns how many. */
 static uint64_t prefault_scan(const struct vm_mem *m,
-			      const struct fault_ahead *fa, uint8_t *out,
-			      unsigned char *vec, long page)
+			      const struct fault_ahead *fa, uint64_t c0,
+			      uint64_t c1, uint8_t *out, unsigned char *vec,
+			      long page)
 {
-	uint64_t per_call = PREFAULT_SCAN_PAGES * (uint64_t)page;
 	uint64_t per_chunk = MEM_HOST_ALIGN / (uint64_t)page, found = 0;
+	uint64_t per_call = PREFAULT_SCAN_PAGES / per_chunk; /* chunks */
 
-	for (uint64_t off = 0; off < m->size; off += per_call) {
-		uint64_t len = m->size - off < per_call ? m->size - off
-							: per_call;
-		uint64_t c0 = off / MEM_HOST_ALIGN;
-		uint64_t c1 = (off + len - 1) / MEM_HOST_ALIGN;
+	for (uint64_t first = c0; first < c1; first += per_call) {
+		uint64_t last = c1 - first < per_call ? c1 : first + per_call;
+		uint64_t off = first * MEM_HOST_ALIGN;
+		uint64_t end = last == fa->nr ? m->size : last * MEM_HOST_ALIGN;
 		bool wanted = false;
 
-		for (uint64_t c = c0; c <= c1; c++)
+		for (uint64_t c = first; c < last; c++)
 			wanted |= fa->chunk[c] == CHUNK_FREE;
-		if (!wanted || mincore(m->host + off, len, vec))
+		if (!wanted || mincore(m->host + off, end - off, vec))
 			continue;
-		for (uint64_t c = c0; c <= c1; c++) {
-			uint64_t first = c * per_chunk - off / (uint64_t)page;
+		for (uint64_t c = first; c < last; c++) {
+			const unsigned char *v = vec + (c - first) * per_chunk;
 			uint64_t n = prefault_chunk_len(m, c) / (uint64_t)page;
 
 			if (fa->chunk[c] != CHUNK_FREE)
 				continue;
 			for (uint64_t i = 0; i < n; i++) {
-				if (vec[first + i] & 1) {
+				if (v[i] & 1) {
 					out[c] = 1;
 					found++;
 					break;
@@ -212,12 +211,42 @@ static uint64_t prefault_scan(const struct vm_mem *m,
 	return found;
 }
 
+/* Scans the stream's window and the chunk beyond it (cheap), or all of
+ * guest RAM once @*next_full has passed; a full scan is then due again
+ * after PREFAULT_FULL_SCAN_RATIO times as long as it took, so that scans
+ * of a big guest stay a small part of the thread's time. */
+static uint64_t prefault_poll(struct prefault *pf, const struct fault_ahead *fa,
+			      uint8_t *fresh, unsigned char *vec, long page,
+			      uint64_t *next_full)
+{
+	uint64_t t0 = time_now_ns(), found, c0 = 0, c1 = fa->nr, ns;
+	bool full = t0 >= *next_full || !fa->dir;
+	int64_t reach = (int64_t)fa->window + 1;
+
+	if (!full && fa->dir > 0) {
+		c0 = (uint64_t)fa->head + 1;
+		c1 = fa->nr - c0 < (uint64_t)reach ? fa->nr
+						   : c0 + (uint64_t)reach;
+	} else if (!full) {
+		c0 = fa->head > reach ? (uint64_t)(fa->head - reach) : 0;
+		c1 = (uint64_t)fa->head;
+	}
+	found = prefault_scan(pf->mem, fa, c0, c1, fresh, vec, page);
+	ns = time_now_ns() - t0;
+	if (full) {
+		*next_full = t0 + ns * PREFAULT_FULL_SCAN_RATIO;
+		pf->scans++;
+		pf->scan_ns += ns;
+	}
+	return found;
+}
+
 static void *prefault_ahead_thread(void *opaque)
 {
 	struct prefault *pf = opaque;
 	struct vm_mem *m = pf->mem;
 	uint64_t nr = (m->size + MEM_HOST_ALIGN - 1) / MEM_HOST_ALIGN;
-	uint64_t t0 = time_now_ns(), last = t0, done = 0;
+	uint64_t t0 = time_now_ns(), last = t0, done = 0, next_full = 0;
 	uint8_t *chunk = calloc(nr, 1), *fresh = calloc(nr, 1);
 	unsigned char *vec = malloc(PREFAULT_SCAN_PAGES);
 	long page = sysconf(_SC_PAGESIZE);
@@ -229,16 +258,15 @@ static void *prefault_ahead_thread(void *opaque)
 		goto out;
 	/* What the loader wrote is resident already: no stream. */
 	fault_ahead_init(&fa, chunk, nr);
-	prefault_scan(m, &fa, chunk, vec, page);
+	prefault_scan(m, &fa, 0, nr, chunk, vec, page);
 	while (!__atomic_load_n(&pf->stop, __ATOMIC_RELAXED)) {
-		uint64_t now = time_now_ns(), scan_ns;
+		uint64_t now = time_now_ns();
 		int64_t c;
 
-		if (prefault_scan(m, &fa, fresh, vec, page)) {
+		if (prefault_poll(pf, &fa, fresh, vec, page, &next_full)) {
 			fault_ahead_update(&fa, fresh);
 			last = now;
 		}
-		scan_ns = time_now_ns() - now;
 		c = fault_ahead_next(&fa);
 		if (c >= 0) {
 			uint64_t len = prefault_chunk_len(m, (uint64_t)c);
@@ -253,11 +281,7 @@ static void *prefault_ahead_thread(void *opaque)
 		}
 		if (now - last > PREFAULT_IDLE_MS * 1000000ull)
 			break;
-		/* A scan of a big guest costs more: poll less often, so that
-		 * the thread stays under a fifth of a CPU. */
-		usleep(scan_ns / 250 > PREFAULT_POLL_US
-			       ? (useconds_t)(scan_ns / 250)
-			       : PREFAULT_POLL_US);
+		usleep(PREFAULT_POLL_US);
 	}
 	pf->unused = (uint64_t)fa.outstanding * MEM_HOST_ALIGN;
 out:

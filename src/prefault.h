@@ -7,7 +7,9 @@
  *   all    every chunk, from the one holding the entry point upward; RSS
  *          becomes all of guest RAM.
  *   ahead  only ahead of the guest: the thread watches which chunks become
- *          resident, and when the guest writes through memory in order
+ *          resident (mincore: the stream's next chunks every millisecond,
+ *          all of guest RAM in at most 1/PREFAULT_FULL_SCAN_RATIO of its
+ *          time), and when the guest writes through memory in order
  *          (a kernel decompressing itself, copying an image, filling its
  *          page tables) it faults in the next chunks of that stream, at
  *          most PREFAULT_BUDGET chunks that the guest has not yet been seen
@@ -33,7 +35,8 @@ enum prefault_mode {
 #define PREFAULT_WINDOW_MAX 8 /* ... growing while the guest uses them */
 #define PREFAULT_BUDGET 8     /* chunks faulted in, not yet reached */
 #define PREFAULT_IDLE_MS 2000
-#define PREFAULT_POLL_US 1000 /* between scans, or 4x a scan's time */
+#define PREFAULT_POLL_US 1000	    /* between polls */
+#define PREFAULT_FULL_SCAN_RATIO 20 /* full scans: at most 1/20 of the time */
 
 /* The policy of the "ahead" mode, apart from the thread so that unit tests
  * can drive it: one state byte per chunk and the stream being followed. */
@@ -70,12 +73,14 @@ struct prefault {
 	enum prefault_mode mode;
 	struct vm_mem *mem;
 	pthread_t thread;
-	bool running;	 /* the thread exists and has not been joined */
-	int stop;	 /* atomic: asks the thread to finish early */
-	uint64_t first;	 /* "all": host offset it starts at */
-	uint64_t done;	 /* atomic: bytes faulted in so far */
-	uint64_t unused; /* "ahead": bytes the guest had not reached */
-	uint64_t ns;	 /* atomic: how long the thread ran, once done */
+	bool running;	  /* the thread exists and has not been joined */
+	int stop;	  /* atomic: asks the thread to finish early */
+	uint64_t first;	  /* "all": host offset it starts at */
+	uint64_t done;	  /* atomic: bytes faulted in so far */
+	uint64_t unused;  /* "ahead": bytes the guest had not reached */
+	uint64_t scans;	  /* "ahead": full residency scans of guest RAM */
+	uint64_t scan_ns; /* ... and the time they took */
+	uint64_t ns;	  /* atomic: how long the thread ran, once done */
 };
 
 /* Starts the thread for @mode (nothing for PREFAULT_NONE); "all" starts

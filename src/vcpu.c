@@ -168,7 +168,7 @@ static enum vcpu_action vcpu_fatal(struct vcpu *c, int status, const char *fmt,
 	fputc('\n', stderr);
 	vcpu_dump(c, stderr);
 	funlockfile(stderr);
-	vm_stop(c->vm, status);
+	vm_stop(c->vm, status, "a fatal vCPU exit");
 	return VCPU_STOP;
 }
 
@@ -218,7 +218,7 @@ static enum vcpu_action vcpu_handle_hlt(struct vcpu *c)
 	/* No interrupt can wake a halted vCPU without an irqchip. */
 	if (__atomic_add_fetch(&vm->halted, 1, __ATOMIC_SEQ_CST) ==
 	    vm->nr_vcpus)
-		vm_stop(vm, VM_STATUS_OK);
+		vm_stop(vm, VM_STATUS_OK, "every vCPU halted");
 	return VCPU_HALT;
 }
 
@@ -226,10 +226,11 @@ static enum vcpu_action vcpu_handle_system_event(struct vcpu *c)
 {
 	switch (c->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_stop(c->vm, VM_STATUS_OK);
+		vm_stop(c->vm, VM_STATUS_OK,
+			"guest power-off (KVM_SYSTEM_EVENT)");
 		return VCPU_STOP;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_reset(c->vm);
+		vm_request_reset(c->vm, "guest reset (KVM_SYSTEM_EVENT)");
 		return VCPU_STOP;
 	case KVM_SYSTEM_EVENT_CRASH:
 		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
@@ -279,7 +280,7 @@ static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
 		/* A PC resets on a triple fault (Linux's reboot=t relies on
 		 * it); for a raw guest it is a crash. */
 		if (c->vm->opt.platform == VM_PLATFORM_PC) {
-			vm_request_reset(c->vm);
+			vm_request_reset(c->vm, "guest reset (triple fault)");
 			return VCPU_STOP;
 		}
 		return vcpu_fatal(c, VM_STATUS_GUEST_FAULT,
@@ -349,7 +350,7 @@ void *vcpu_thread(void *arg)
 		if (vm->opt.max_exits &&
 		    __atomic_add_fetch(&vm->exits, 1, __ATOMIC_RELAXED) >=
 			    vm->opt.max_exits)
-			vm_stop(vm, VM_STATUS_OK);
+			vm_stop(vm, VM_STATUS_OK, "--max-exits reached");
 		if (action != VCPU_CONTINUE)
 			break;
 	}

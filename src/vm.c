@@ -145,13 +145,14 @@ bool vm_is_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
 }
 
-void vm_stop(struct vm *vm, int status)
+void vm_stop(struct vm *vm, int status, const char *why)
 {
 	uint64_t one = 1;
 
 	if (__atomic_exchange_n(&vm->stopping, 1, __ATOMIC_ACQ_REL))
 		return;
 	vm->status = status;
+	vm->why = why;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
@@ -160,11 +161,11 @@ void vm_stop(struct vm *vm, int status)
 	}
 }
 
-void vm_request_reset(struct vm *vm)
+void vm_request_reset(struct vm *vm, const char *why)
 {
 	if (!vm_is_stopping(vm))
 		vm->reset_requested = true;
-	vm_stop(vm, VM_STATUS_OK);
+	vm_stop(vm, VM_STATUS_OK, why);
 }
 
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
@@ -208,7 +209,8 @@ static void vm_wait(struct vm *vm, int sig_fd)
 			continue;
 		if ((fds[1].revents & POLLIN) &&
 		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
-			vm_stop(vm, VM_STATUS_SIGNAL + (int)si.ssi_signo);
+			vm_stop(vm, VM_STATUS_SIGNAL + (int)si.ssi_signo,
+				"a signal to minivmm");
 		for (unsigned i = 0; i < vm->nr_events; i++)
 			if (fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				vm->events[i].handle(vm->events[i].opaque);
@@ -253,7 +255,7 @@ int vm_run(struct vm *vm)
 		if (ret) {
 			ret = err_set(-ret, "cannot start vCPU thread %u: %s",
 				      i, strerror(ret));
-			vm_stop(vm, VM_STATUS_ERROR);
+			vm_stop(vm, VM_STATUS_ERROR, "a vCPU thread failed");
 			break;
 		}
 		/* A stop racing with this is caught by immediate_exit. */
@@ -378,9 +380,13 @@ void vm_print_stats(struct vm *vm, FILE *f)
 		fprintf(f,
 			"\nprefault ahead: %" PRIu64
 			" MiB faulted in ahead of the guest (at most %" PRIu64
-			" MiB of it unused), the thread ran %.3f ms",
+			" MiB of it unused), the thread ran %.3f ms, %" PRIu64
+			" scans of guest RAM took %.3f ms",
 			vm->prefault.done >> 20, vm->prefault.unused >> 20,
-			vm->prefault.ns / 1e6);
+			vm->prefault.ns / 1e6, vm->prefault.scans,
+			vm->prefault.scan_ns / 1e6);
+	if (vm->why)
+		fprintf(f, "\nthe VM ended: %s", vm->why);
 	fprintf(f,
 		"\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
 		" KiB\n",

@@ -76,6 +76,7 @@ struct vm {
 	int stop_fd;	   /* eventfd: readable once the VM is stopping */
 	int stopping;	   /* atomic flag, set once */
 	int status;	   /* exit status, valid once stopping */
+	const char *why;   /* what stopped it (--stats), valid then too */
 	unsigned halted;   /* atomic: vCPUs that have halted */
 	uint64_t exits;	   /* atomic: exits so far, counted for --max-exits */
 	uint64_t start_ns; /* when vm_run started */
@@ -90,12 +91,13 @@ int vm_set_entry(struct vm *vm, const struct boot_entry *e);
 /* Runs until the VM stops; returns its exit status. */
 int vm_run(struct vm *vm);
 /* From any thread: ends the VM with @status (the first call wins), kicks
- * every vCPU out of KVM_RUN. */
-void vm_stop(struct vm *vm, int status);
+ * every vCPU out of KVM_RUN.  @why, a constant string, says what ended it
+ * (--stats prints it). */
+void vm_stop(struct vm *vm, int status, const char *why);
 bool vm_is_stopping(struct vm *vm);
-/* From any thread: the guest reboots.  Ends the VM with status 0 and
- * reset_requested set; main decides whether to start it again. */
-void vm_request_reset(struct vm *vm);
+/* From any thread: the guest reboots (@why: how).  Ends the VM with status
+ * 0 and reset_requested set; main decides whether to start it again. */
+void vm_request_reset(struct vm *vm, const char *why);
 /* Watches @fd from the main thread while the VM runs (enabled at first). */
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
 		 void *opaque, struct vm_event **ev);

@@ -15,7 +15,7 @@ static void exitdev_io(void *opaque, uint64_t offset, uint8_t *data,
 		memset(data, 0, len);
 		return;
 	}
-	vm_stop(vm, data[0]);
+	vm_stop(vm, data[0], "the guest wrote to the exit port");
 }
 
 int dev_exit_create(struct vm *vm)

@@ -48,12 +48,12 @@ static void pc_irq_set(void *opaque, unsigned irq, bool level)
 
 static void pc_reset(void *opaque)
 {
-	vm_request_reset(opaque);
+	vm_request_reset(opaque, "guest reset (i8042, port 0x92 or 0xcf9)");
 }
 
 static void pc_poweroff(void *opaque)
 {
-	vm_stop(opaque, VM_STATUS_OK);
+	vm_stop(opaque, VM_STATUS_OK, "guest power-off (ACPI)");
 }
 
 static void pc_console_push(struct pc_devices *d)
@@ -75,7 +75,7 @@ static void pc_console_readable(void *opaque)
 
 	n = term_read(d->console, d->pending, sizeof(d->pending), &quit);
 	if (quit) {
-		vm_stop(d->vm, VM_STATUS_OK);
+		vm_stop(d->vm, VM_STATUS_OK, "Ctrl-A x on the console");
 		return;
 	}
 	d->pending_off = 0;

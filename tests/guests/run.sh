@@ -88,8 +88,13 @@ expect stats 0 "" --raw "$SEED" --max-exits 1000 --stats
 expect_err stats "^IO +1000 "
 expect_err stats "^pio +- +unassigned +1000 "
 expect_err stats "peak RSS [0-9]+ KiB"
+expect_err stats "^the VM ended: --max-exits reached$"
+expect_err memcheck-prefault-all "^the VM ended: the guest wrote to the exit port$"
 expect stats-debugcon 0 "real mode ok" --raw "$G/real.bin" --stats
 expect_err stats-debugcon "^pio +0xe9-0xe9 +debugcon +13 "
+expect_err stats-debugcon "^the VM ended: the guest wrote to the exit port$"
+expect hlt-stats 0 "" --raw "$G/hlt.bin" --stats
+expect_err hlt-stats "^the VM ended: every vCPU halted$"
 
 # Without --trace-io, an unassigned port is logged, rate-limited.
 run_vmm "$T_TMP/ratelimit" run --raw "$SEED" --max-exits 5000

@@ -45,10 +45,14 @@ check_boot() {
 		return
 	fi
 	if ! grep -q "$MARK" "$out"; then
-		not_ok "$name" "no $MARK" "$out"
+		not_ok "$name" "no $MARK" "$out" "$err"
 		return
 	fi
-	ok "$name boots and powers off"
+	if grep -q "^the VM ended: guest power-off (ACPI)" "$err"; then
+		ok "$name boots and powers off"
+	else
+		not_ok "$name boots and powers off" "no ACPI power-off" "$err"
+	fi
 	if [ "$(field cmdline)" = "$cmdline" ]; then ok "$name cmdline"; else
 		not_ok "$name cmdline" "got '$(field cmdline)'"; fi
 	if [ "$(field cpus)" = "$cpus" ]; then ok "$name cpus=$cpus"; else
@@ -101,6 +105,8 @@ for kernel in cloud.bzImage generic.vmlinux; do
 	boot "reboot-$kernel" --kernel "$kernel" --initrd initrd --cmdline "$BASE reboot=t guest_test=reboot"
 	if [ "$status" = 0 ] && grep -q "$MARK" "$out"; then ok "reboot-$kernel exits 0"; else
 		not_ok "reboot-$kernel exits 0" "status $status" "$out" "$err"; fi
+	if grep -q "^the VM ended: guest reset (triple fault)" "$err"; then ok "reboot-$kernel: reset by triple fault"; else
+		not_ok "reboot-$kernel: reset by triple fault" "no such line" "$err"; fi
 done
 
 # A line typed into COM1 reaches the guest's shell and the answer comes back.
