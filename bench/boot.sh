@@ -2,10 +2,10 @@
 # Linux boot benchmark (`make bench-boot`): in ONE vmhost session, boots the
 # cloud bzImage (256M, 1 vCPU, guest_test=poweroff) N times with minivmm and
 # with QEMU microvm, and prints boot time and RSS side by side.
-# Usage: boot.sh [MINIVMM]   (BENCH_RUNS=N, default 3)
+# Usage: boot.sh [MINIVMM]   (BENCH_RUNS=N, default 5)
 set -u
 MARK=MINIVMM-GUEST-INIT-OK
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 
 if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 	mkdir -p /usr/bin /usr/share
