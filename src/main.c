@@ -74,7 +74,10 @@ int main(int argc, char **argv)
 		goto fail;
 	if (boot_image_is_linux(&img)) {
 		cfg.vm.platform = VM_PLATFORM_PC;
-		if (!cfg.prefault_set)
+		/* A bzImage relocates and decompresses itself through tens
+		 * of MiB of fresh memory: the streams "ahead" follows.  A PVH
+		 * kernel starts decompressed, and gained nothing from it. */
+		if (!cfg.prefault_set && img.kind == BOOT_BZIMAGE)
 			cfg.vm.prefault = PREFAULT_AHEAD;
 		if (cfg.vm.serial == VM_SERIAL_STDIO &&
 		    term_open(&console, STDIN_FILENO) == 0)

@@ -83,11 +83,16 @@ generic.bzImage 2 3584
 generic.vmlinux 4 1024
 generic.bzImage 1 256
 EOF
-# Those boots ran with the default --prefault ahead (the last one's stats).
+# The default --prefault: ahead for a bzImage (the last boot), none for PVH.
 if grep -qE "^prefault ahead: [0-9]+ MiB faulted in ahead of the guest" "$err"; then
-	ok "default prefault ahead stats"
+	ok "default prefault ahead for a bzImage"
 else
-	not_ok "default prefault ahead stats" "no 'prefault ahead' line" "$err"
+	not_ok "default prefault ahead for a bzImage" "no 'prefault ahead' line" "$err"
+fi
+if ! grep -q "^prefault" "$O/generic.vmlinux-4cpu-1024M.err"; then
+	ok "default prefault none for PVH"
+else
+	not_ok "default prefault none for PVH" "a prefault line" "$O/generic.vmlinux-4cpu-1024M.err"
 fi
 
 # --prefault all: the boot works while a second thread faults all guest RAM
