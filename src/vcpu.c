@@ -280,6 +280,13 @@ static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
 		/* A PC resets on a triple fault (Linux's reboot=t relies on
 		 * it); for a raw guest it is a crash. */
 		if (c->vm->opt.platform == VM_PLATFORM_PC) {
+			/* Deliberate (reboot=t) or a crash: --stats says
+			 * which vCPU.  No register dump: on AMD, KVM has
+			 * already put the vCPU through INIT. */
+			if (c->vm->opt.stats)
+				fprintf(stderr,
+					"minivmm: vcpu %u: triple fault, the guest resets\n",
+					c->id);
 			vm_request_reset(c->vm, "guest reset (triple fault)");
 			return VCPU_STOP;
 		}
