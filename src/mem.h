@@ -4,7 +4,6 @@
 #ifndef MINIVMM_MEM_H
 #define MINIVMM_MEM_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -145,28 +145,29 @@ static uint64_t prefault_chunk_len(const struct vm_mem *m, uint64_t c)
 	return m->size - off < MEM_HOST_ALIGN ? m->size - off : MEM_HOST_ALIGN;
 }
 
+/* Chunks of guest RAM. */
+static uint64_t prefault_chunks(const struct vm_mem *m)
+{
+	return (m->size + MEM_HOST_ALIGN - 1) / MEM_HOST_ALIGN;
+}
+
 static void *prefault_all_thread(void *opaque)
 {
 	struct prefault *pf = opaque;
 	struct vm_mem *m = pf->mem;
-	uint64_t t0 = time_now_ns(), done = 0, off = pf->first;
+	uint64_t t0 = time_now_ns(), done = 0, nr = prefault_chunks(m);
 	long page = sysconf(_SC_PAGESIZE);
 
 	if (page <= 0)
 		page = 4096;
-	while (done < m->size &&
-	       !__atomic_load_n(&pf->stop, __ATOMIC_RELAXED)) {
-		/* One huge page at a time (the mapping is aligned to them). */
-		uint64_t len = MEM_HOST_ALIGN - off % MEM_HOST_ALIGN;
+	/* One chunk (a huge page) at a time, each once, wrapping around. */
+	for (uint64_t i = 0, c = pf->first; i < nr; i++, c = (c + 1) % nr) {
+		uint64_t len = prefault_chunk_len(m, c);
 
-		if (len > m->size - off)
-			len = m->size - off;
-		if (len > m->size - done)
-			len = m->size - done;
-		if (!prefault_range(m->host + off, len, page))
+		if (__atomic_load_n(&pf->stop, __ATOMIC_RELAXED) ||
+		    !prefault_range(m->host + c * MEM_HOST_ALIGN, len, page))
 			break;
 		done += len;
-		off = off + len == m->size ? 0 : off + len;
 		__atomic_store_n(&pf->done, done, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&pf->ns, time_now_ns() - t0, __ATOMIC_RELAXED);
@@ -245,7 +246,7 @@ static void *prefault_ahead_thread(void *opaque)
 {
 	struct prefault *pf = opaque;
 	struct vm_mem *m = pf->mem;
-	uint64_t nr = (m->size + MEM_HOST_ALIGN - 1) / MEM_HOST_ALIGN;
+	uint64_t nr = prefault_chunks(m);
 	uint64_t t0 = time_now_ns(), last = t0, done = 0, next_full = 0;
 	uint8_t *chunk = calloc(nr, 1), *fresh = calloc(nr, 1);
 	unsigned char *vec = malloc(PREFAULT_SCAN_PAGES);
@@ -295,18 +296,16 @@ out:
 int prefault_start(struct prefault *pf, struct vm_mem *m,
 		   enum prefault_mode mode, uint64_t from)
 {
-	uint8_t *p = mem_ptr(m, from, 1);
+	uint8_t *p;
 	pthread_attr_t attr;
 	int ret;
 
 	if (pf->running || !m->host || mode == PREFAULT_NONE)
 		return 0;
 	memset(pf, 0, sizeof(*pf));
-	pf->mode = mode;
 	pf->mem = m;
-	pf->first =
-		p ? (uint64_t)(p - m->host) / MEM_HOST_ALIGN * MEM_HOST_ALIGN
-		  : 0;
+	p = mem_ptr(m, from, 1);
+	pf->first = p ? (uint64_t)(p - m->host) / MEM_HOST_ALIGN : 0;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, PREFAULT_STACK);
 	ret = pthread_create(&pf->thread, &attr,

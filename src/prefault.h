@@ -70,12 +70,11 @@ int64_t fault_ahead_next(struct fault_ahead *fa);
 
 /* The helper thread and what it did (for --stats). */
 struct prefault {
-	enum prefault_mode mode;
 	struct vm_mem *mem;
 	pthread_t thread;
 	bool running;	  /* the thread exists and has not been joined */
 	int stop;	  /* atomic: asks the thread to finish early */
-	uint64_t first;	  /* "all": host offset it starts at */
+	uint64_t first;	  /* "all": the chunk it starts at */
 	uint64_t done;	  /* atomic: bytes faulted in so far */
 	uint64_t unused;  /* "ahead": bytes the guest had not reached */
 	uint64_t scans;	  /* "ahead": full residency scans of guest RAM */
