@@ -128,10 +128,10 @@ cmd_run() {
 
     # -cpu max under TCG exposes svm+npt (no extra flags needed). qboot is quieter
     # and faster than SeaBIOS; the ELF vmlinux (PVH) skips in-guest decompression.
-    # VMHOST_ACCEL/VMHOST_CPU/VMHOST_APPEND override for experiments.
+    # VMHOST_ACCEL/VMHOST_CPU/VMHOST_SMP/VMHOST_APPEND override for experiments.
     set +e
     timeout -k 5 "$timeout" qemu-system-x86_64 -machine q35 -accel "${VMHOST_ACCEL:-tcg,thread=multi}" \
-        -cpu "${VMHOST_CPU:-max}" -smp 2 -m "$mem" -nographic -no-reboot -nodefaults -serial stdio \
+        -cpu "${VMHOST_CPU:-max}" -smp "${VMHOST_SMP:-2}" -m "$mem" -nographic -no-reboot -nodefaults -serial stdio \
         -bios qboot.rom \
         -kernel "$VMHOST_VMLINUX" -initrd "$tmp/initrd" \
         -append "console=ttyS0 quiet panic=-1 mitigations=off ${VMHOST_APPEND:-}" \
