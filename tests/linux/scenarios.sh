@@ -7,6 +7,16 @@ T_BOOT=${T_BOOT:-150}
 MARK=MINIVMM-GUEST-INIT-OK
 O=$(mktemp -d)
 BASE="console=ttyS0 quiet panic=-1"
+# Every Linux guest runs on vmhost CPU 0 (taskset 1), so all its vCPUs run on
+# one QEMU TCG thread.  Spread over both vmhost CPUs, the PVH cloud kernel
+# with 4 vCPUs and 3584M, booted 99 times over two vmhost sessions, reset
+# once by a triple fault of vCPU 1 during its boot, hung once before its
+# init, and froze the vmhost once; pinned: 100 of 100 clean (a one-CPU
+# vmhost: 60 of 60).  Taken to be QEMU 7.2's multi-threaded TCG running code
+# that another vCPU is patching, like the vmhost freeze in common.sh.
+# Guests still get 1, 2 and 4 vCPUs; the raw-guest suite below and the boot
+# benchmark run unpinned.
+PIN="taskset 1"
 . ./hold.sh
 hold_vms cloud.bzImage
 trap 'rm -rf "$O"' EXIT # the held VMs stay: see hold.sh
@@ -28,7 +38,7 @@ boot() {
 	shift
 	out=$O/$name.out err=$O/$name.err status=0
 	t0=$(now_ms)
-	timeout -k 5 "$T_BOOT" ./minivmm run --stats "$@" </dev/null >"$out.raw" 2>"$err" || status=$?
+	timeout -k 5 "$T_BOOT" $PIN ./minivmm run --stats "$@" </dev/null >"$out.raw" 2>"$err" || status=$?
 	tr -d '\r' <"$out.raw" >"$out"
 	echo "# $name: status $status after $(($(now_ms) - t0)) ms"
 }
@@ -119,7 +129,7 @@ name=serial-shell
 fifo=$O/in
 mkfifo "$fifo"
 t0=$(now_ms)
-timeout -k 5 "$T_BOOT" ./minivmm run --kernel generic.bzImage --initrd initrd --cpus 2 \
+timeout -k 5 "$T_BOOT" $PIN ./minivmm run --kernel generic.bzImage --initrd initrd --cpus 2 \
 	--cmdline "$BASE guest_test=shell" <"$fifo" >"$O/$name.raw" 2>"$O/$name.err" &
 pid=$!
 exec 3>"$fifo"
@@ -157,7 +167,7 @@ if [ "$status" = 0 ]; then ok "$name: poweroff -f exits 0"; else
 # --on-reboot restart: the guest boots again; SIGTERM then ends minivmm (143).
 name=on-reboot-restart
 t0=$(now_ms)
-./minivmm run --kernel cloud.bzImage --initrd initrd --on-reboot restart \
+$PIN ./minivmm run --kernel cloud.bzImage --initrd initrd --on-reboot restart \
 	--cmdline "$BASE reboot=t guest_test=reboot" </dev/null >"$O/$name.raw" 2>"$O/$name.err" &
 pid=$!
 n=0
