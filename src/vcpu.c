@@ -320,6 +320,52 @@ static enum vcpu_action vcpu_handle_exit(struct vcpu *c)
 	}
 }
 
+static const char *mp_state_name(uint32_t state)
+{
+	switch (state) {
+	case KVM_MP_STATE_RUNNABLE:
+		return "running";
+	case KVM_MP_STATE_UNINITIALIZED:
+		return "waiting for INIT";
+	case KVM_MP_STATE_INIT_RECEIVED:
+		return "waiting for SIPI";
+	case KVM_MP_STATE_HALTED:
+		return "halted";
+	case KVM_MP_STATE_SIPI_RECEIVED:
+		return "starting (SIPI)";
+	}
+	return "in another state";
+}
+
+/* Records where the vCPU is; only from its own thread, out of KVM_RUN. */
+static void vcpu_record_end(struct vcpu *c)
+{
+	struct kvm_mp_state mp;
+	struct kvm_sregs s;
+	struct kvm_regs r;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(c->fd, KVM_GET_SREGS, &s) < 0 ||
+	    ioctl(c->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return;
+	c->end = (struct vcpu_end){
+		.valid = true,
+		.mp_state = mp.mp_state,
+		.rip = r.rip,
+		.rflags = r.rflags,
+		.cs = s.cs.selector,
+	};
+}
+
+void vcpu_print_end(const struct vcpu *c, FILE *f)
+{
+	if (!c->end.valid)
+		return;
+	fprintf(f, "vcpu %u: %s, rip 0x%llx (cpl %u), interrupts %s\n", c->id,
+		mp_state_name(c->end.mp_state), (unsigned long long)c->end.rip,
+		c->end.cs & 3u, c->end.rflags & (1u << 9) ? "on" : "off");
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
@@ -361,5 +407,7 @@ void *vcpu_thread(void *arg)
 		if (action != VCPU_CONTINUE)
 			break;
 	}
+	if (stats)
+		vcpu_record_end(c);
 	return NULL;
 }

@@ -18,6 +18,16 @@ struct exit_stats {
 	uint64_t ns[VCPU_EXIT_REASONS];
 };
 
+/* Where a vCPU was when its thread ended (--stats): for a guest that hung,
+ * which vCPUs were halted and where the others ran. */
+struct vcpu_end {
+	bool valid;
+	uint32_t mp_state; /* KVM_MP_STATE_* */
+	uint64_t rip;
+	uint64_t rflags;
+	uint16_t cs;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -26,6 +36,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_created;
 	struct exit_stats stats;
+	struct vcpu_end end;
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu *c);
@@ -39,5 +50,8 @@ int vcpu_kick_init(void);
 /* General, segment and control registers, for fatal exits. */
 void vcpu_dump(struct vcpu *c, FILE *f);
 const char *vcpu_exit_name(unsigned reason);
+/* One line: the vCPU's state when its thread ended, e.g.
+ * "vcpu 1: halted, rip 0xffffffff81b2c3d4 (cpl 0), interrupts on". */
+void vcpu_print_end(const struct vcpu *c, FILE *f);
 
 #endif

@@ -387,8 +387,11 @@ void vm_print_stats(struct vm *vm, FILE *f)
 			vm->prefault.scan_ns / 1e6);
 	if (vm->why)
 		fprintf(f, "\nthe VM ended: %s", vm->why);
+	fputc('\n', f);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_print_end(&vm->vcpus[i], f);
 	fprintf(f,
-		"\nwall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
+		"wall time %.3f ms, peak RSS %ld KiB, guest RAM resident %" PRIu64
 		" KiB\n",
 		(time_now_ns() - vm->start_ns) / 1e6, ru.ru_maxrss,
 		mem_resident(&vm->mem) >> 10);

@@ -89,6 +89,10 @@ expect_err stats "^IO +1000 "
 expect_err stats "^pio +- +unassigned +1000 "
 expect_err stats "peak RSS [0-9]+ KiB"
 expect_err stats "^the VM ended: --max-exits reached$"
+# ... and where each vCPU was when it stopped.
+expect_err stats "^vcpu 0: running, rip 0x[0-9a-f]+ \(cpl 0\), interrupts off$"
+expect smp-stats 7 "" --raw "$G/smp_exit.bin" --mode long --cpus 4 --stats
+expect_err smp-stats "^vcpu 3: [a-z ]+, rip 0x[0-9a-f]+ \(cpl 0\), interrupts (on|off)$"
 expect_err memcheck-prefault-all "^the VM ended: the guest wrote to the exit port$"
 expect stats-debugcon 0 "real mode ok" --raw "$G/real.bin" --stats
 expect_err stats-debugcon "^pio +0xe9-0xe9 +debugcon +13 "
