@@ -337,6 +337,17 @@ static const char *mp_state_name(uint32_t state)
 	return "in another state";
 }
 
+/* SS.DPL is the CPL in protected mode (KVM reports it so on AMD too); real
+ * mode runs at 0, virtual-8086 mode at 3. */
+static unsigned cpl_of(const struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	if (!(s->cr0 & 1))
+		return 0;
+	if (r->rflags & (1u << 17))
+		return 3;
+	return s->ss.dpl;
+}
+
 /* Records where the vCPU is; only from its own thread, out of KVM_RUN. */
 static void vcpu_record_end(struct vcpu *c)
 {
@@ -353,7 +364,7 @@ static void vcpu_record_end(struct vcpu *c)
 		.mp_state = mp.mp_state,
 		.rip = r.rip,
 		.rflags = r.rflags,
-		.cs = s.cs.selector,
+		.cpl = cpl_of(&r, &s),
 	};
 }
 
@@ -363,7 +374,7 @@ void vcpu_print_end(const struct vcpu *c, FILE *f)
 		return;
 	fprintf(f, "vcpu %u: %s, rip 0x%llx (cpl %u), interrupts %s\n", c->id,
 		mp_state_name(c->end.mp_state), (unsigned long long)c->end.rip,
-		c->end.cs & 3u, c->end.rflags & (1u << 9) ? "on" : "off");
+		c->end.cpl, c->end.rflags & (1u << 9) ? "on" : "off");
 }
 
 void *vcpu_thread(void *arg)

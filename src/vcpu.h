@@ -25,7 +25,7 @@ struct vcpu_end {
 	uint32_t mp_state; /* KVM_MP_STATE_* */
 	uint64_t rip;
 	uint64_t rflags;
-	uint16_t cs;
+	unsigned cpl;
 };
 
 struct vcpu {

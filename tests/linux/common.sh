@@ -104,10 +104,11 @@ vmhost_session() {
 		rc=0
 		wait "$pid" || rc=$?
 		rm -rf "$tmp"
-		if [ "$idle" -ge "$silence" ]; then
+		if tr -d '\r' <"$log" | grep -q '^not ok - '; then
+			return "$rc"
+		elif [ "$idle" -ge "$silence" ]; then
 			why="froze (no output for $silence s)"
-		elif [ "$rc" = 125 ] && grep -q '^vmhost: qemu exited (0) without a VMHOST-STATUS marker' "$log" &&
-			! tr -d '\r' <"$log" | grep -q '^not ok - '; then
+		elif [ "$rc" = 125 ] && grep -q '^vmhost: qemu exited (0) without a VMHOST-STATUS marker' "$log"; then
 			why="reset itself (QEMU exited 0 without a status)"
 		else
 			return "$rc"
