@@ -136,13 +136,21 @@ static bool prefault_range(uint8_t *p, uint64_t len, long page)
 	return true;
 }
 
-/* Chunk @c of guest RAM: its host offset and length (the last may be
- * short). */
+/* The length of chunk @c of guest RAM (the last may be short); it starts
+ * at host offset c * MEM_HOST_ALIGN. */
 static uint64_t prefault_chunk_len(const struct vm_mem *m, uint64_t c)
 {
 	uint64_t off = c * MEM_HOST_ALIGN;
 
 	return m->size - off < MEM_HOST_ALIGN ? m->size - off : MEM_HOST_ALIGN;
+}
+
+/* The host's page size (4 KiB if it cannot be had). */
+static long prefault_page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 ? page : 4096;
 }
 
 /* Chunks of guest RAM. */
@@ -156,10 +164,8 @@ static void *prefault_all_thread(void *opaque)
 	struct prefault *pf = opaque;
 	struct vm_mem *m = pf->mem;
 	uint64_t t0 = time_now_ns(), done = 0, nr = prefault_chunks(m);
-	long page = sysconf(_SC_PAGESIZE);
+	long page = prefault_page_size();
 
-	if (page <= 0)
-		page = 4096;
 	/* One chunk (a huge page) at a time, each once, wrapping around. */
 	for (uint64_t i = 0, c = pf->first; i < nr; i++, c = (c + 1) % nr) {
 		uint64_t len = prefault_chunk_len(m, c);
@@ -250,11 +256,9 @@ static void *prefault_ahead_thread(void *opaque)
 	uint64_t t0 = time_now_ns(), last = t0, done = 0, next_full = 0;
 	uint8_t *chunk = calloc(nr, 1), *fresh = calloc(nr, 1);
 	unsigned char *vec = malloc(PREFAULT_SCAN_PAGES);
-	long page = sysconf(_SC_PAGESIZE);
+	long page = prefault_page_size();
 	struct fault_ahead fa;
 
-	if (page <= 0)
-		page = 4096;
 	if (!chunk || !fresh || !vec || MEM_HOST_ALIGN % (uint64_t)page)
 		goto out;
 	/* What the loader wrote is resident already: no stream. */

@@ -341,9 +341,9 @@ static const char *mp_state_name(uint32_t state)
  * mode runs at 0, virtual-8086 mode at 3. */
 static unsigned cpl_of(const struct kvm_regs *r, const struct kvm_sregs *s)
 {
-	if (!(s->cr0 & 1))
+	if (!(s->cr0 & CR0_PE))
 		return 0;
-	if (r->rflags & (1u << 17))
+	if (r->rflags & RFLAGS_VM)
 		return 3;
 	return s->ss.dpl;
 }
@@ -374,7 +374,7 @@ void vcpu_print_end(const struct vcpu *c, FILE *f)
 		return;
 	fprintf(f, "vcpu %u: %s, rip 0x%llx (cpl %u), interrupts %s\n", c->id,
 		mp_state_name(c->end.mp_state), (unsigned long long)c->end.rip,
-		c->end.cpl, c->end.rflags & (1u << 9) ? "on" : "off");
+		c->end.cpl, c->end.rflags & RFLAGS_IF ? "on" : "off");
 }
 
 void *vcpu_thread(void *arg)

@@ -7,17 +7,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_OSFXSR (1ull << 9)
-#define CR4_OSXMMEXCPT (1ull << 10)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-
 const char *cpu_mode_name(enum cpu_mode mode)
 {
 	switch (mode) {
@@ -105,7 +94,7 @@ int regs_setup(int vcpu_fd, const struct boot_entry *e, unsigned index,
 			       cpu_mode_name(e->mode), strerror(errno));
 
 	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 0x2;
+	regs.rflags = RFLAGS_FIXED;
 	regs.rip = e->mode == CPU_MODE_REAL ? (e->rip & 0xffff) : e->rip;
 	regs.rsi = e->rsi;
 	regs.rbx = e->rbx;

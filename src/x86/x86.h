@@ -26,6 +26,21 @@
 #define BOOT_TSS 0x20
 #define BOOT_GDT_ENTRIES 5
 
+/* Architectural register bits minivmm sets or reads. */
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define RFLAGS_FIXED (1ull << 1) /* always set */
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_VM (1ull << 17) /* virtual-8086 mode */
+
 enum cpu_mode { CPU_MODE_REAL, CPU_MODE_PROTECTED, CPU_MODE_LONG };
 
 /* How every vCPU starts. */
