@@ -72,6 +72,7 @@ expect smp-1-vcpu 0 "hello from vcpu 0" --kernel "$G/smp.elf" --cpus 1
 expect memcheck 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M
 expect memcheck-prefault-all 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M --prefault all --stats
 expect_err memcheck-prefault-all "^prefault all: 64 of 64 MiB faulted in, in "
+expect_err memcheck-prefault-all "^the VM ended: the guest wrote to the exit port$"
 expect memcheck-prefault-ahead 0 "memory ok" --kernel "$G/memcheck.elf" --mem 64M --prefault ahead --stats
 expect_err memcheck-prefault-ahead "^prefault ahead: [1-9][0-9]* MiB faulted in ahead of the guest \(at most [0-9]+ MiB of it unused\)"
 
@@ -93,7 +94,6 @@ expect_err stats "^the VM ended: --max-exits reached$"
 expect_err stats "^vcpu 0: running, rip 0x[0-9a-f]+ \(cpl 0\), interrupts off$"
 expect smp-stats 7 "" --raw "$G/smp_exit.bin" --mode long --cpus 4 --stats
 expect_err smp-stats "^vcpu 3: [a-z ]+, rip 0x[0-9a-f]+ \(cpl 0\), interrupts (on|off)$"
-expect_err memcheck-prefault-all "^the VM ended: the guest wrote to the exit port$"
 expect stats-debugcon 0 "real mode ok" --raw "$G/real.bin" --stats
 expect_err stats-debugcon "^pio +0xe9-0xe9 +debugcon +13 "
 expect_err stats-debugcon "^the VM ended: the guest wrote to the exit port$"
