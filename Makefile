@@ -52,6 +52,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libminivmm.a
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) -lcmocka
 
+# These tests rewrite an image while it loads (tests/unit/file_race.h).
+$(BUILD)/tests/test_loader $(BUILD)/tests/test_pvh $(BUILD)/tests/test_bzimage: LDFLAGS += -Wl,--wrap=pread
+
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 

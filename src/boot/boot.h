@@ -111,25 +111,34 @@ struct elf_segment {
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
+/* An ELF file's header and program header table, read from the file once.
+ * Every check and the load itself use this copy, so a file rewritten while
+ * minivmm loads it cannot change what was checked. */
+struct elf_file {
+	struct elf_info info;
+	struct elf_segment *seg; /* info.phnum program headers */
+};
+
 /* Checks an x86 ELF executable's header and that its program header table
  * lies inside the file; -ENOEXEC with a message otherwise. */
 int elf_parse(const struct boot_src *src, struct elf_info *info);
-/* elf_parse, and every segment's bytes inside the file (a truncated
- * kernel is "truncated", not "no PVH note"). */
+/* elf_parse, then the program header table in one read into @f (free it
+ * with elf_release; on error nothing is left to free). */
+int elf_read(const struct boot_src *src, struct elf_file *f);
+void elf_release(struct elf_file *f);
+/* elf_read, and every segment's bytes inside the file (a truncated kernel
+ * is "truncated", not "no PVH note"). */
 int elf_check_file(const struct boot_src *src);
-/* Program header @i (< info->phnum) of a parsed file (-EIO if the file
- * can no longer be read). */
-int elf_segment(const struct boot_src *src, const struct elf_info *info,
-		unsigned i, struct elf_segment *s);
 /* A loader's own rule for where segment @i may go (0 or -errno). */
 typedef int elf_segment_check_fn(const struct vm_mem *m,
 				 const struct elf_segment *s, unsigned i,
 				 void *ctx);
-/* Checks every PT_LOAD segment against the file, guest memory and @check,
- * then copies them all (zeroing each one's .bss); *@end gets the end of
- * the highest.  Nothing is copied unless all pass. */
+/* Checks every PT_LOAD segment of @f against the file's length, guest
+ * memory and @check, then copies them all from @src (zeroing each one's
+ * .bss); *@end gets the end of the highest.  Nothing is copied unless all
+ * pass; the program headers are not read again. */
 int elf_load_segments(struct vm_mem *m, const struct boot_src *src,
-		      const struct elf_info *info, elf_segment_check_fn *check,
+		      const struct elf_file *f, elf_segment_check_fn *check,
 		      void *ctx, uint64_t *end);
 /* An ELF executable: PT_LOAD segments at their physical addresses; ELF32 is
  * entered in protected mode, ELF64 in long mode, at e_entry. */

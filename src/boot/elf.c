@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool elf_probe(const struct boot_src *src)
@@ -94,56 +95,87 @@ int elf_parse(const struct boot_src *src, struct elf_info *info)
 	return 0;
 }
 
+int elf_read(const struct boot_src *src, struct elf_file *f)
+{
+	size_t entsize, tab;
+	uint8_t *raw;
+	int ret;
+
+	*f = (struct elf_file){0};
+	ret = elf_parse(src, &f->info);
+	if (ret)
+		return ret;
+	/* The whole program header table in one read: what is checked below
+	 * and by the loaders is this copy, whatever the file says later. */
+	entsize = f->info.is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	tab = (size_t)f->info.phnum * entsize;
+	raw = malloc(tab);
+	f->seg = calloc(f->info.phnum, sizeof(*f->seg));
+	if (!raw || !f->seg) {
+		ret = err_set(-ENOMEM,
+			      "out of memory for %u ELF program headers",
+			      f->info.phnum);
+		goto out;
+	}
+	ret = boot_src_read(src, f->info.phoff, raw, tab);
+	if (ret)
+		goto out;
+	for (unsigned i = 0; i < f->info.phnum; i++) {
+		struct elf_segment *s = &f->seg[i];
+
+		if (f->info.is64) {
+			Elf64_Phdr p;
+
+			memcpy(&p, raw + i * entsize, sizeof(p));
+			*s = (struct elf_segment){p.p_type,   p.p_offset,
+						  p.p_vaddr,  p.p_paddr,
+						  p.p_filesz, p.p_memsz,
+						  p.p_align};
+		} else {
+			Elf32_Phdr p;
+
+			memcpy(&p, raw + i * entsize, sizeof(p));
+			*s = (struct elf_segment){p.p_type,   p.p_offset,
+						  p.p_vaddr,  p.p_paddr,
+						  p.p_filesz, p.p_memsz,
+						  p.p_align};
+		}
+	}
+out:
+	free(raw);
+	if (ret)
+		elf_release(f);
+	return ret;
+}
+
+void elf_release(struct elf_file *f)
+{
+	free(f->seg);
+	f->seg = NULL;
+}
+
 int elf_check_file(const struct boot_src *src)
 {
-	struct elf_info info = {0};
-	uint64_t len = src->len;
-	int ret = elf_parse(src, &info);
+	struct elf_file f;
+	int ret = elf_read(src, &f);
 
-	for (unsigned i = 0; !ret && i < info.phnum; i++) {
-		struct elf_segment s;
+	for (unsigned i = 0; !ret && i < f.info.phnum; i++) {
+		const struct elf_segment *s = &f.seg[i];
 
-		ret = elf_segment(src, &info, i, &s);
-		if (ret || s.type == PT_NULL)
+		if (s->type == PT_NULL)
 			continue;
-		if (s.offset > len || s.filesz > len - s.offset)
+		if (s->offset > src->len || s->filesz > src->len - s->offset)
 			ret = err_set(
 				-ENOEXEC,
 				"truncated ELF: segment %u ends past the end of the file",
 				i);
 	}
-	return ret;
-}
-
-int elf_segment(const struct boot_src *src, const struct elf_info *info,
-		unsigned i, struct elf_segment *s)
-{
-	int ret;
-
-	if (info->is64) {
-		Elf64_Phdr p;
-
-		ret = boot_src_read(src, info->phoff + (uint64_t)i * sizeof(p),
-				    &p, sizeof(p));
-		*s = (struct elf_segment){p.p_type,  p.p_offset, p.p_vaddr,
-					  p.p_paddr, p.p_filesz, p.p_memsz,
-					  p.p_align};
-	} else {
-		Elf32_Phdr p;
-
-		ret = boot_src_read(src, info->phoff + (uint64_t)i * sizeof(p),
-				    &p, sizeof(p));
-		*s = (struct elf_segment){p.p_type,  p.p_offset, p.p_vaddr,
-					  p.p_paddr, p.p_filesz, p.p_memsz,
-					  p.p_align};
-	}
-	if (ret)
-		*s = (struct elf_segment){.type = PT_NULL};
+	elf_release(&f);
 	return ret;
 }
 
 int elf_load_segments(struct vm_mem *m, const struct boot_src *src,
-		      const struct elf_info *info, elf_segment_check_fn *check,
+		      const struct elf_file *f, elf_segment_check_fn *check,
 		      void *ctx, uint64_t *end)
 {
 	uint64_t len = src->len;
@@ -152,55 +184,50 @@ int elf_load_segments(struct vm_mem *m, const struct boot_src *src,
 
 	*end = 0;
 	/* Check every segment before copying any. */
-	for (unsigned i = 0; i < info->phnum; i++) {
-		struct elf_segment s;
+	for (unsigned i = 0; i < f->info.phnum; i++) {
+		const struct elf_segment *s = &f->seg[i];
 
-		ret = elf_segment(src, info, i, &s);
-		if (ret)
-			return ret;
-		if (s.type != PT_LOAD)
+		if (s->type != PT_LOAD)
 			continue;
-		if (s.filesz > s.memsz)
+		if (s->filesz > s->memsz)
 			return err_set(
 				-ENOEXEC,
 				"ELF segment %u has more file bytes than memory bytes",
 				i);
-		if (s.offset > len || s.filesz > len - s.offset)
+		if (s->offset > len || s->filesz > len - s->offset)
 			return err_set(
 				-ENOEXEC,
 				"truncated ELF: segment %u ends past the end of the file",
 				i);
-		if (!mem_ptr(m, s.paddr, s.memsz))
+		if (!mem_ptr(m, s->paddr, s->memsz))
 			return err_set(
 				-ERANGE,
 				"ELF segment %u (0x%" PRIx64 "+0x%" PRIx64
 				") lies outside guest memory (0x0-0x%" PRIx64
 				"): raise --mem or relink",
-				i, s.paddr, s.memsz, mem_end(m) - 1);
-		ret = check ? check(m, &s, i, ctx) : 0;
+				i, s->paddr, s->memsz, mem_end(m) - 1);
+		ret = check ? check(m, s, i, ctx) : 0;
 		if (ret)
 			return ret;
-		if (s.paddr + s.memsz > *end)
-			*end = s.paddr + s.memsz;
+		if (s->paddr + s->memsz > *end)
+			*end = s->paddr + s->memsz;
 		loads++;
 	}
 	if (!loads)
 		return err_set(-ENOEXEC, "ELF has no loadable segment");
-	for (unsigned i = 0; i < info->phnum; i++) {
-		struct elf_segment s;
+	/* The same checked copies: nothing is read from the file but the
+	 * segments' bytes, and a file that shrank since is a read error. */
+	for (unsigned i = 0; i < f->info.phnum; i++) {
+		const struct elf_segment *s = &f->seg[i];
 		uint8_t *dst;
 
-		ret = elf_segment(src, info, i, &s);
-		if (ret)
-			return ret;
-		if (s.type != PT_LOAD)
+		if (s->type != PT_LOAD)
 			continue;
-		/* Checked above; read straight into guest memory. */
-		dst = mem_ptr(m, s.paddr, s.memsz);
-		ret = boot_src_read(src, s.offset, dst, s.filesz);
+		ret = boot_src_to_guest(src, s->offset, s->filesz, m, s->paddr);
 		if (ret)
 			return ret;
-		memset(dst + s.filesz, 0, s.memsz - s.filesz);
+		dst = mem_ptr(m, s->paddr, s->memsz);
+		memset(dst + s->filesz, 0, s->memsz - s->filesz);
 	}
 	return 0;
 }
@@ -224,27 +251,31 @@ static int elf_guest_check(const struct vm_mem *m, const struct elf_segment *s,
 int elf_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *src,
 	     struct boot_entry *e)
 {
-	struct elf_info info = {0};
 	struct elf_guest g = {.nr_vcpus = nr_vcpus};
+	struct elf_file f;
 	uint64_t end;
 	int ret;
 
-	ret = elf_parse(src, &info);
+	ret = elf_read(src, &f);
 	if (ret)
 		return ret;
-	g.mode = info.is64 ? CPU_MODE_LONG : CPU_MODE_PROTECTED;
-	ret = elf_load_segments(m, src, &info, elf_guest_check, &g, &end);
+	g.mode = f.info.is64 ? CPU_MODE_LONG : CPU_MODE_PROTECTED;
+	ret = elf_load_segments(m, src, &f, elf_guest_check, &g, &end);
 	if (ret)
-		return ret;
-	if (!mem_ptr(m, info.entry, 1))
-		return err_set(-ERANGE,
-			       "ELF entry point 0x%" PRIx64
-			       " is outside guest memory",
-			       info.entry);
+		goto out;
+	if (!mem_ptr(m, f.info.entry, 1)) {
+		ret = err_set(-ERANGE,
+			      "ELF entry point 0x%" PRIx64
+			      " is outside guest memory",
+			      f.info.entry);
+		goto out;
+	}
 	*e = (struct boot_entry){
 		.mode = g.mode,
-		.rip = info.entry,
+		.rip = f.info.entry,
 		.per_cpu_stack = true,
 	};
-	return 0;
+out:
+	elf_release(&f);
+	return ret;
 }

@@ -33,10 +33,9 @@ static bool note_name_is(const uint8_t *name, uint32_t namesz, const char *want)
  * first PVH_NOTES_MAX bytes of each PT_NOTE segment; copies up to
  * sizeof(*desc) bytes of its descriptor to @desc and its size to *@descsz,
  * all checked to lie inside the segment and the file. */
-static bool elf_find_note(const struct boot_src *src,
-			  const struct elf_info *info, const char *name,
-			  bool any_type, uint32_t type, uint8_t (*desc)[8],
-			  uint32_t *descsz)
+static bool elf_find_note(const struct boot_src *src, const struct elf_file *f,
+			  const char *name, bool any_type, uint32_t type,
+			  uint8_t (*desc)[8], uint32_t *descsz)
 {
 	static const uint64_t max = PVH_NOTES_MAX;
 	uint8_t *seg = malloc(max);
@@ -44,17 +43,17 @@ static bool elf_find_note(const struct boot_src *src,
 
 	if (!seg)
 		return false;
-	for (unsigned i = 0; !found && i < info->phnum; i++) {
-		struct elf_segment p;
+	for (unsigned i = 0; !found && i < f->info.phnum; i++) {
+		const struct elf_segment *p = &f->seg[i];
 		uint64_t pos = 0, align, size;
 
-		if (elf_segment(src, info, i, &p) || p.type != PT_NOTE)
+		if (p->type != PT_NOTE)
 			continue;
-		size = p.filesz < max ? p.filesz : max;
-		if (boot_src_read(src, p.offset, seg, size))
+		size = p->filesz < max ? p->filesz : max;
+		if (boot_src_read(src, p->offset, seg, size))
 			continue;
 		/* Notes are padded to 4 bytes, or 8 in 8-aligned segments. */
-		align = p.align == 8 ? 8 : 4;
+		align = p->align == 8 ? 8 : 4;
 		while (size - pos >= 12) {
 			uint32_t nsz = get_le32(seg + pos);
 			uint32_t dsz = get_le32(seg + pos + 4);
@@ -91,15 +90,14 @@ static bool elf_find_note(const struct boot_src *src,
 	return found;
 }
 
-bool pvh_find_entry(const struct boot_src *elf, uint32_t *entry)
+/* pvh_find_entry on program headers already read. */
+static bool pvh_entry_of(const struct boot_src *elf, const struct elf_file *f,
+			 uint32_t *entry)
 {
-	struct elf_info info;
 	uint8_t desc[8];
 	uint32_t dsz;
 
-	if (elf_parse(elf, &info))
-		return false;
-	if (!elf_find_note(elf, &info, "Xen", false, PVH_ELFNOTE_PHYS32_ENTRY,
+	if (!elf_find_note(elf, f, "Xen", false, PVH_ELFNOTE_PHYS32_ENTRY,
 			   &desc, &dsz))
 		return false;
 	/* A 4- or 8-byte number; either way a 32-bit physical address. */
@@ -111,31 +109,52 @@ bool pvh_find_entry(const struct boot_src *elf, uint32_t *entry)
 	return true;
 }
 
-bool elf_is_linux(const struct boot_src *elf)
+bool pvh_find_entry(const struct boot_src *elf, uint32_t *entry)
 {
-	struct elf_info info;
+	struct elf_file f;
+	bool found;
+
+	if (elf_read(elf, &f))
+		return false;
+	found = pvh_entry_of(elf, &f, entry);
+	elf_release(&f);
+	return found;
+}
+
+static bool elf_file_is_linux(const struct boot_src *elf,
+			      const struct elf_file *f)
+{
 	uint8_t desc[8];
 	uint32_t dsz;
 
-	if (elf_parse(elf, &info))
-		return false;
 	/* vmlinux carries "Linux" notes (build salt, LTO info). */
-	if (elf_find_note(elf, &info, "Linux", true, 0, &desc, &dsz))
+	if (elf_find_note(elf, f, "Linux", true, 0, &desc, &dsz))
 		return true;
-	if (info.is64 && info.entry >= LINUX_KERNEL_VADDR)
+	if (f->info.is64 && f->info.entry >= LINUX_KERNEL_VADDR)
 		return true;
 	/* Linked in the kernel's high mapping, loaded low. */
-	for (unsigned i = 0; i < info.phnum; i++) {
-		struct elf_segment p;
+	for (unsigned i = 0; i < f->info.phnum; i++) {
+		const struct elf_segment *p = &f->seg[i];
 
-		if (elf_segment(elf, &info, i, &p) || p.type != PT_LOAD ||
-		    p.vaddr == p.paddr)
+		if (p->type != PT_LOAD || p->vaddr == p->paddr)
 			continue;
-		if (p.vaddr >=
-		    (info.is64 ? LINUX_KERNEL_VADDR : LINUX32_KERNEL_VADDR))
+		if (p->vaddr >=
+		    (f->info.is64 ? LINUX_KERNEL_VADDR : LINUX32_KERNEL_VADDR))
 			return true;
 	}
 	return false;
+}
+
+bool elf_is_linux(const struct boot_src *elf)
+{
+	struct elf_file f;
+	bool is_linux;
+
+	if (elf_read(elf, &f))
+		return false;
+	is_linux = elf_file_is_linux(elf, &f);
+	elf_release(&f);
+	return is_linux;
 }
 
 /* PVH kernels go above the boot structures and below the MMIO hole. */
@@ -168,22 +187,25 @@ int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *elf,
 	struct hvm_memmap_table_entry *mm;
 	struct hvm_modlist_entry *mod;
 	struct hvm_start_info *si;
-	struct elf_info info;
+	struct elf_file f;
 	uint64_t kernel_end = 0, initrd_addr = 0, rsdp = 0, mp = 0;
 	uint64_t initrd_len = initrd ? initrd->len : 0;
 	uint32_t entry;
 	unsigned n;
 	int ret;
 
-	ret = elf_parse(elf, &info);
+	/* One copy of the program headers for the note and the load. */
+	ret = elf_read(elf, &f);
 	if (ret)
 		return ret;
-	if (!pvh_find_entry(elf, &entry))
-		return err_set(
+	if (!pvh_entry_of(elf, &f, &entry))
+		ret = err_set(
 			-ENOEXEC,
 			"no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build Linux with CONFIG_PVH=y, or boot its bzImage");
-	ret = elf_load_segments(m, elf, &info, pvh_segment_check, NULL,
-				&kernel_end);
+	else
+		ret = elf_load_segments(m, elf, &f, pvh_segment_check, NULL,
+					&kernel_end);
+	elf_release(&f);
 	if (ret)
 		return ret;
 	if (!mem_ptr(m, entry, 1))

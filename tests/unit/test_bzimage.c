@@ -8,6 +8,7 @@
 
 #include "boot/linux.h"
 #include "err.h"
+#include "file_race.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -384,6 +385,35 @@ static void test_too_many_vcpus(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* The setup header is read once: rewritten after that read (setup code
+ * and kernel sizes past the end of the file), the kernel loads as it was
+ * checked; cut short, it is a read error. */
+static void test_header_read_once(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t evil[8] = {0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+	struct boot_src src;
+
+	file_race_open(&src, f->k, FAKE_LEN, 0, 0x300);
+	race.after_first = file_race_rewrite;
+	race.rewrite = evil; /* setup_sects 0xff .. syssize 0xffffffff */
+	race.rewrite_len = sizeof(evil);
+	race.rewrite_off = 0x1F1;
+	assert_int_equal(bzimage_load(&f->m, 1, &src, NULL, NULL, &f->e), 0);
+	assert_int_equal(race.reads, 1);
+	assert_memory_equal(mem_ptr(&f->m, 0x1000000, PM_SIZE), f->k + PM_OFF,
+			    PM_SIZE);
+	assert_int_equal(zero_page(f)->hdr.setup_sects, SETUP_SECTS);
+	file_race_close(&src);
+
+	file_race_open(&src, f->k, FAKE_LEN, 0, 0x300);
+	race.after_first = file_race_truncate;
+	race.truncate_to = PM_OFF + 16;
+	assert_int_equal(bzimage_load(&f->m, 1, &src, NULL, NULL, &f->e), -EIO);
+	assert_non_null(strstr(err_msg(), "shrank"));
+	file_race_close(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +434,7 @@ int main(void)
 		T(test_initrd_too_big),
 		T(test_cmdline_too_long),
 		T(test_too_many_vcpus),
+		T(test_header_read_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

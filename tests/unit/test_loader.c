@@ -7,6 +7,7 @@
 
 #include "boot/boot.h"
 #include "err.h"
+#include "file_race.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -322,6 +323,75 @@ static void test_src_open_and_read(void **state)
 	assert_non_null(strstr(err_msg(), "not a regular file"));
 }
 
+/* The program headers are read once: a file rewritten after that read
+ * (segment moved outside RAM, more file bytes than memory bytes) loads as
+ * it was checked.  Reading them again for the copy crashed minivmm. */
+static void test_elf_headers_read_once(void **state)
+{
+	struct elf64_image img, evil;
+	struct boot_src src;
+	struct boot_entry e;
+	uint8_t *p;
+
+	(void)state;
+	elf64_make(&img, 0x100000);
+	evil = img;
+	evil.ph[0].p_paddr = 0xfffffffffff00000ull;
+	evil.ph[0].p_filesz = UINT64_MAX / 2;
+	evil.ph[0].p_memsz = 1;
+	file_race_open(&src, &img, sizeof(img), img.eh.e_phoff, sizeof(img.ph));
+	race.after_first = file_race_rewrite;
+	race.rewrite = &evil.ph;
+	race.rewrite_len = sizeof(evil.ph);
+	race.rewrite_off = img.eh.e_phoff;
+	memset(mem_ptr(&mem, 0x100000, sizeof(img.code)), 0, sizeof(img.code));
+	assert_int_equal(elf_load(&mem, 1, &src, &e), 0);
+	assert_int_equal(race.reads, 1);
+	p = mem_ptr(&mem, 0x100000, sizeof(img.code));
+	assert_int_equal(p[0], 0x90);
+	assert_int_equal(p[sizeof(img.code) - 1], 0x90);
+	/* The next load (a guest reboot) checks the new headers. */
+	race.len = 0;
+	assert_int_equal(elf_load(&mem, 1, &src, &e), -ENOEXEC);
+	assert_non_null(strstr(err_msg(), "more file bytes"));
+	file_race_close(&src);
+}
+
+/* A file cut short between the checks and the copy: a read error. */
+static void test_elf_file_shrinks_while_loading(void **state)
+{
+	struct elf64_image img;
+	struct boot_src src;
+	struct boot_entry e;
+
+	(void)state;
+	elf64_make(&img, 0x100000);
+	file_race_open(&src, &img, sizeof(img), img.eh.e_phoff, sizeof(img.ph));
+	race.after_first = file_race_truncate;
+	race.truncate_to = offsetof(struct elf64_image, code) + 1;
+	assert_int_equal(elf_load(&mem, 1, &src, &e), -EIO);
+	assert_non_null(strstr(err_msg(), "shrank"));
+	file_race_close(&src);
+}
+
+/* A raw image cut short after it was opened (its length was fixed then). */
+static void test_raw_file_shrinks(void **state)
+{
+	uint8_t code[8192];
+	struct boot_src src;
+	struct boot_entry e;
+
+	(void)state;
+	memset(code, 0xf4, sizeof(code));
+	file_race_open(&src, code, sizeof(code), 0, 0);
+	assert_int_equal(truncate(race.path, 100), 0);
+	assert_int_equal(raw_load(&mem, 1, &src, 0x10000, 0x10000,
+				  CPU_MODE_REAL, &e),
+			 -EIO);
+	assert_non_null(strstr(err_msg(), "shrank"));
+	file_race_close(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +402,9 @@ int main(void)
 		cmocka_unit_test(test_raw_load),
 		cmocka_unit_test(test_raw_errors),
 		cmocka_unit_test(test_src_open_and_read),
+		cmocka_unit_test(test_elf_headers_read_once),
+		cmocka_unit_test(test_elf_file_shrinks_while_loading),
+		cmocka_unit_test(test_raw_file_shrinks),
 	};
 
 	return cmocka_run_group_tests_name("loader", tests, setup, teardown);

@@ -8,6 +8,7 @@
 
 #include "boot/linux.h"
 #include "err.h"
+#include "file_race.h"
 #include "mem.h"
 
 #include <elf.h>
@@ -411,6 +412,42 @@ static void test_load_truncated_segment(void **state)
 	assert_non_null(strstr(err_msg(), "truncated"));
 }
 
+/* The note and the load use one read of the program headers: a PT_LOAD
+ * rewritten after it (moved below 1 MiB, more file than memory bytes)
+ * loads as it was checked; an initrd cut short is a read error. */
+static void test_load_headers_read_once(void **state)
+{
+	struct fixture *f = *state;
+	Elf64_Phdr evil;
+	struct boot_src src, initrd;
+	uint8_t rd[8192];
+
+	memcpy(&evil, f->elf + sizeof(Elf64_Ehdr), sizeof(evil));
+	evil.p_paddr = 0x1000;
+	evil.p_filesz = UINT64_MAX - 7;
+	evil.p_memsz = 1;
+	file_race_open(&src, f->elf, IMG_LEN, sizeof(Elf64_Ehdr),
+		       2 * sizeof(Elf64_Phdr));
+	race.after_first = file_race_rewrite;
+	race.rewrite = &evil;
+	race.rewrite_len = sizeof(evil);
+	race.rewrite_off = sizeof(Elf64_Ehdr);
+	assert_int_equal(pvh_load(&f->m, 1, &src, NULL, NULL, &f->e), 0);
+	assert_int_equal(race.reads, 1);
+	assert_memory_equal(mem_ptr(&f->m, 0x200000, DATA_LEN),
+			    f->elf + DATA_OFF, DATA_LEN);
+	file_race_close(&src);
+
+	memset(rd, 0x5a, sizeof(rd));
+	file_race_open(&initrd, rd, sizeof(rd), 0, 0);
+	assert_int_equal(truncate(race.path, 4096), 0);
+	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN),
+				  &initrd, NULL, &f->e),
+			 -EIO);
+	assert_non_null(strstr(err_msg(), "shrank"));
+	file_race_close(&initrd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -425,6 +462,7 @@ int main(void)
 		T(test_load_no_initrd),
 		T(test_load_refuses),
 		T(test_load_truncated_segment),
+		T(test_load_headers_read_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
