@@ -112,7 +112,12 @@ static void bare_run(struct bare_vm *b, unsigned long exits)
 static void minivmm_create(struct vm *vm, const char *image, uint64_t exits)
 {
 	struct vm_options opt = {
-		.mem_size = MEM_SIZE, .cpus = 1, .max_exits = exits};
+		.mem_size = MEM_SIZE,
+		.cpus = 1,
+		.max_exits = exits,
+		.serial_fd = -1,
+		.signal_fd = -1,
+	};
 	struct boot_options bo = {.raw_path = image, .load_addr = 0x10000};
 	struct boot_entry e;
 

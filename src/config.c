@@ -23,7 +23,10 @@ const char config_usage[] =
 	"Linux kernels:\n"
 	"  --initrd FILE       initial ramdisk\n"
 	"  --cmdline STRING    kernel command line (e.g. \"console=ttyS0\")\n"
-	"  --serial MODE       the COM1 UART: stdio (default), file:PATH or none\n"
+	"\n"
+	"PC platform (Linux kernels, or any guest with --platform pc):\n"
+	"  --serial MODE       the COM1 UART: stdio (default), file:PATH (appended\n"
+	"                      across guest reboots) or none\n"
 	"  --on-reboot ACTION  exit (default: minivmm exits 0) or restart\n"
 	"\n"
 	"Raw images:\n"
@@ -32,6 +35,10 @@ const char config_usage[] =
 	"  --entry ADDR        guest physical entry point (default: the load address)\n"
 	"\n"
 	"Machine:\n"
+	"  --platform NAME     pc (default for Linux: interrupt controllers, COM1,\n"
+	"                      i8042, RTC, ACPI power-off and reset) or bare\n"
+	"                      (default for raw and ELF guests: memory, vCPUs and\n"
+	"                      the test ports 0xE9 and 0x501)\n"
 	"  --mem SIZE          guest memory; K, M, G suffixes, plain number = MiB\n"
 	"                      (default: 256M)\n"
 	"  --cpus N            number of vCPUs (default: 1)\n"
@@ -132,6 +139,7 @@ enum {
 	OPT_SERIAL,
 	OPT_ON_REBOOT,
 	OPT_PREFAULT,
+	OPT_PLATFORM,
 };
 
 static const struct option config_options[] = {
@@ -151,6 +159,7 @@ static const struct option config_options[] = {
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"prefault", required_argument, NULL, OPT_PREFAULT},
+	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -279,6 +288,17 @@ static int config_option(struct config *c, int opt, const char *arg)
 				arg);
 		}
 		return 0;
+	case OPT_PLATFORM:
+		if (!strcmp(arg, "pc"))
+			c->vm.platform = VM_PLATFORM_PC;
+		else if (!strcmp(arg, "bare"))
+			c->vm.platform = VM_PLATFORM_BARE;
+		else
+			return err_set(-EINVAL,
+				       "--platform '%s': expected pc or bare",
+				       arg);
+		c->platform_set = true;
+		return 0;
 	case OPT_ON_REBOOT:
 		if (!strcmp(arg, "exit"))
 			c->restart_on_reboot = false;
@@ -300,6 +320,8 @@ static void config_defaults(struct config *c)
 	c->command = CONFIG_RUN;
 	c->vm.mem_size = 256ull << 20;
 	c->vm.cpus = 1;
+	c->vm.serial_fd = -1;
+	c->vm.signal_fd = -1;
 	c->boot.mode = CPU_MODE_REAL;
 	c->boot.load_addr = RAW_DEFAULT_LOAD_ADDR;
 }

@@ -18,6 +18,7 @@ struct config {
 	bool mode_set;
 	bool load_addr_set;
 	bool prefault_set;	/* else main picks by guest kind */
+	bool platform_set;	/* else main picks by guest kind */
 	bool restart_on_reboot; /* --on-reboot restart */
 };
 

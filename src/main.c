@@ -1,31 +1,73 @@
 /* minivmm: argv → config → read the guest image → vm_create → load →
  * vm_run → exit status (again from vm_create when a guest reboots with
  * --on-reboot restart).  Only main decides to exit and prints the final
- * error. */
+ * error.  The stop signals are blocked from the first line on and read
+ * from a signalfd, so one arriving at any moment (loading, between two
+ * boots) ends minivmm with 128+N and the terminal restored. */
 #include "boot/boot.h"
 #include "config.h"
 #include "err.h"
 #include "host/term.h"
 #include "vm.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #ifndef MINIVMM_VERSION
 #define MINIVMM_VERSION "0.2"
 #endif
 
+/* SIGINT, SIGTERM and SIGHUP end minivmm with 128+N.  Blocked in every
+ * thread (threads inherit the mask) and read from a signalfd: by vm_run's
+ * main loop while a VM runs, by main_signal_pending() otherwise. */
+static int main_block_stop_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return err_set(-EINVAL, "cannot block the stop signals");
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return err_set(-errno, "signalfd: %s", strerror(errno));
+	/* A closed stdout is the console going away, seen as EPIPE by the
+	 * console's writer, not a death by SIGPIPE with the tty left raw. */
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* A stop signal that came while no VM ran: its number, or 0. */
+static int main_signal_pending(int sig_fd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+		return (int)si.ssi_signo;
+	return 0;
+}
+
 /* One boot of the guest: create, load, run, tear down.  Returns the exit
- * status, or -errno with err_msg() set; *@reset says the guest rebooted. */
+ * status, or -errno with err_msg() set; *@restart says the guest rebooted
+ * (and no stop signal came). */
 static int run_once(struct config *cfg, const struct boot_image *img,
-		    bool *reset)
+		    bool *restart)
 {
 	struct boot_entry entry;
 	struct vm vm;
 	uint64_t t;
-	int status;
+	int status, sig;
 
+	*restart = false;
 	status = vm_create(&vm, &cfg->vm);
 	if (status)
 		return status;
@@ -34,11 +76,15 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 	vm.load_ns = time_now_ns() - t;
 	if (!status)
 		status = vm_set_entry(&vm, &entry);
-	if (!status)
+	/* A signal while loading: do not start the guest at all. */
+	sig = status ? 0 : main_signal_pending(cfg->vm.signal_fd);
+	if (sig)
+		status = VM_STATUS_SIGNAL + sig;
+	else if (!status)
 		status = vm_run(&vm);
-	if (status >= 0 && cfg->vm.stats)
+	if (status >= 0 && !sig && cfg->vm.stats)
 		vm_print_stats(&vm, stderr);
-	*reset = vm.reset_requested;
+	*restart = !sig && vm_restart_wanted(&vm);
 	vm_destroy(&vm);
 	return status;
 }
@@ -49,9 +95,14 @@ int main(int argc, char **argv)
 	struct boot_image img;
 	struct config cfg;
 	struct term console;
-	bool reset;
-	int status;
+	bool restart;
+	int status, sig_fd, sig;
 
+	sig_fd = main_block_stop_signals();
+	if (sig_fd < 0) {
+		fprintf(stderr, "minivmm: %s\n", err_msg());
+		return VM_STATUS_ERROR;
+	}
 	if (config_parse(&cfg, argc, argv)) {
 		fprintf(stderr, "minivmm: %s\n", err_msg());
 		return VM_STATUS_ERROR;
@@ -69,11 +120,26 @@ int main(int argc, char **argv)
 		cfg.vm.launch_ns = launch_ns;
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
+	cfg.vm.signal_fd = sig_fd;
 	status = boot_image_open(&img, &cfg.boot, cfg.vm.mem_size);
 	if (status)
 		goto fail;
-	if (boot_image_is_linux(&img)) {
+	if (cfg.vm.serial == VM_SERIAL_FILE) {
+		/* Once per run: a guest reboot appends, so the output before
+		 * it (a panic) is kept. */
+		cfg.vm.serial_fd =
+			open(cfg.vm.serial_path,
+			     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (cfg.vm.serial_fd < 0) {
+			status = err_set(-errno, "--serial file:%s: %s",
+					 cfg.vm.serial_path, strerror(errno));
+			boot_image_close(&img);
+			goto fail;
+		}
+	}
+	if (!cfg.platform_set && boot_image_is_linux(&img))
 		cfg.vm.platform = VM_PLATFORM_PC;
+	if (cfg.vm.platform == VM_PLATFORM_PC) {
 		/* A bzImage relocates and decompresses itself through tens
 		 * of MiB of fresh memory: the streams "ahead" follows.  A PVH
 		 * kernel starts decompressed, and gained nothing from it. */
@@ -84,10 +150,17 @@ int main(int argc, char **argv)
 			cfg.vm.console = &console;
 	}
 	do {
-		status = run_once(&cfg, &img, &reset);
+		sig = main_signal_pending(sig_fd);
+		if (sig) {
+			status = VM_STATUS_SIGNAL + sig;
+			break;
+		}
+		status = run_once(&cfg, &img, &restart);
 		cfg.vm.launch_ns = 0; /* a restart's start-up is not timed */
-	} while (status == 0 && reset && cfg.restart_on_reboot);
+	} while (status == 0 && restart && cfg.restart_on_reboot);
 	boot_image_close(&img);
+	if (cfg.vm.serial_fd >= 0)
+		close(cfg.vm.serial_fd);
 	term_restore();
 	if (status < 0)
 		goto fail;

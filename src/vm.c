@@ -15,9 +15,11 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VCPU_THREAD_STACK (256 * 1024)
+#define VM_REKICK_NS (20 * 1000 * 1000) /* while joining a stuck vCPU */
 
 static int vm_add_memory(struct vm *vm)
 {
@@ -73,6 +75,11 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	ret = vm_add_memory(vm);
 	if (ret)
 		goto fail;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		ret = err_set(-errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
 	ret = kvm_supported_cpuid(&vm->kvm, &vm->cpuid);
 	if (ret)
 		goto fail;
@@ -93,11 +100,6 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	ret = dev_exit_create(vm);
 	if (ret)
 		goto fail;
-	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0) {
-		ret = err_set(-errno, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
 	vm->vcpus = calloc(opt->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		ret = err_set(-ENOMEM, "out of memory");
@@ -145,7 +147,10 @@ bool vm_is_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
 }
 
-void vm_stop(struct vm *vm, int status, const char *why)
+/* The one place a VM starts stopping: the first caller wins and sets the
+ * status, the reason and whether it is a reset, all before any vCPU or the
+ * main thread can see stop_done; later calls change nothing. */
+static void vm_stop_as(struct vm *vm, int status, const char *why, bool reset)
 {
 	uint64_t one = 1;
 
@@ -153,19 +158,31 @@ void vm_stop(struct vm *vm, int status, const char *why)
 		return;
 	vm->status = status;
 	vm->why = why;
+	vm->reset_requested = reset;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	/* The main thread joins the vCPU threads only after this: no kick
+	 * can reach a thread that was joined. */
+	__atomic_store_n(&vm->stop_done, 1, __ATOMIC_RELEASE);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
 		/* Cannot fail for an eventfd short of overflow; the vCPUs are
 		 * stopping anyway. */
 	}
 }
 
+void vm_stop(struct vm *vm, int status, const char *why)
+{
+	vm_stop_as(vm, status, why, false);
+}
+
 void vm_request_reset(struct vm *vm, const char *why)
 {
-	if (!vm_is_stopping(vm))
-		vm->reset_requested = true;
-	vm_stop(vm, VM_STATUS_OK, why);
+	vm_stop_as(vm, VM_STATUS_OK, why, true);
+}
+
+bool vm_restart_wanted(const struct vm *vm)
+{
+	return vm->reset_requested && !vm->signal;
 }
 
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
@@ -185,13 +202,16 @@ int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
 	return 0;
 }
 
-/* The main thread's loop while the VM runs: turns SIGINT, SIGTERM and
- * SIGHUP into a stop, and serves the devices' event sources. */
-static void vm_wait(struct vm *vm, int sig_fd)
+/* The main thread's loop while the VM runs: turns the stop signals into a
+ * stop, and serves the devices' event sources, until vm_stop has kicked
+ * every vCPU.  A signal read here is kept in vm->signal even when a reset
+ * or a power-off won the stop, so that it still ends minivmm. */
+static void vm_wait(struct vm *vm)
 {
 	struct pollfd fds[2 + VM_MAX_EVENTS];
+	int sig_fd = vm->opt.signal_fd;
 
-	while (!vm_is_stopping(vm)) {
+	while (!__atomic_load_n(&vm->stop_done, __ATOMIC_ACQUIRE)) {
 		struct signalfd_siginfo si;
 		unsigned n = 2;
 
@@ -208,43 +228,55 @@ static void vm_wait(struct vm *vm, int sig_fd)
 		if (poll(fds, n, -1) < 0)
 			continue;
 		if ((fds[1].revents & POLLIN) &&
-		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
-			vm_stop(vm, VM_STATUS_SIGNAL + (int)si.ssi_signo,
+		    read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			vm->signal = (int)si.ssi_signo;
+			vm_stop(vm, VM_STATUS_SIGNAL + vm->signal,
 				"a signal to minivmm");
+		}
 		for (unsigned i = 0; i < vm->nr_events; i++)
 			if (fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				vm->events[i].handle(vm->events[i].opaque);
 	}
 }
 
+/* Joins a stopping vCPU's thread.  A thread blocked in a host call (a
+ * console write to a pipe nobody reads) may have missed the one kick, if it
+ * came just before the call: kick it again until it is out. */
+static void vm_join_vcpu(struct vcpu *c)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	for (;;) {
+		until.tv_nsec += VM_REKICK_NS;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(c->thread, NULL, &until) != ETIMEDOUT)
+			break;
+		vcpu_kick(c);
+	}
+	__atomic_store_n(&c->thread_created, false, __ATOMIC_RELEASE);
+}
+
 int vm_run(struct vm *vm)
 {
-	sigset_t stop_sigs, old;
 	pthread_attr_t attr;
-	int sig_fd, ret = 0;
+	int ret = 0;
 
 	ret = vcpu_kick_init();
 	if (ret)
 		return ret;
-	sigemptyset(&stop_sigs);
-	sigaddset(&stop_sigs, SIGINT);
-	sigaddset(&stop_sigs, SIGTERM);
-	sigaddset(&stop_sigs, SIGHUP);
-	/* vCPU threads inherit the mask: only the main thread sees these. */
-	pthread_sigmask(SIG_BLOCK, &stop_sigs, &old);
-	sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC);
-	if (sig_fd < 0) {
-		ret = err_set(-errno, "signalfd: %s", strerror(errno));
-		goto out_mask;
-	}
-
 	if (vm->opt.trace_io || vm->opt.trace_mmio)
 		trace_vm_start(stdout);
-	/* After the signal mask: this thread must not take SIGINT either. */
+	/* main blocked the stop signals for the whole process, so this
+	 * thread and the vCPU threads never take them: they wait in
+	 * signal_fd for vm_wait. */
 	ret = prefault_start(&vm->prefault, &vm->mem, vm->opt.prefault,
 			     vm->entry.rip);
 	if (ret)
-		goto out_close;
+		return ret;
 	vm->start_ns = time_now_ns();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
@@ -264,21 +296,17 @@ int vm_run(struct vm *vm)
 			vcpu_kick(c);
 	}
 	pthread_attr_destroy(&attr);
-	vm_wait(vm, sig_fd);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+	vm_wait(vm);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_created)
-			pthread_join(vm->vcpus[i].thread, NULL);
-		vm->vcpus[i].thread_created = false;
-	}
+			vm_join_vcpu(&vm->vcpus[i]);
 	prefault_stop(&vm->prefault);
 	fflush(stdout);
 	bus_log_summary(&vm->pio);
 	bus_log_summary(&vm->mmio);
-out_close:
-	close(sig_fd);
-out_mask:
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return ret ? ret : vm->status;
+	if (ret)
+		return ret;
+	return vm->signal ? VM_STATUS_SIGNAL + vm->signal : vm->status;
 }
 
 void vm_destroy(struct vm *vm)

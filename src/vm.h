@@ -20,7 +20,9 @@
 #define VM_STATUS_OK 0		/* halted, powered off, --max-exits reached */
 #define VM_STATUS_ERROR 1	/* minivmm or KVM failed */
 #define VM_STATUS_GUEST_FAULT 2 /* triple fault, emulation failure, ... */
-#define VM_STATUS_SIGNAL 128	/* + signal number, for SIGINT/SIGTERM */
+#define VM_STATUS_SIGNAL \
+	128 /* + signal number: SIGINT, SIGTERM, SIGHUP,
+				 * or SIGPIPE when the console's reader left */
 
 /* What is on the machine besides memory, vCPUs and the test ports. */
 enum vm_platform {
@@ -41,9 +43,12 @@ struct vm_options {
 	enum vm_platform platform;
 	enum vm_serial serial;	 /* where COM1 goes (PC platform) */
 	const char *serial_path; /* VM_SERIAL_FILE */
+	int serial_fd;		 /* VM_SERIAL_FILE: opened once by main, so a
+				  * reboot appends instead of truncating */
 	struct term *console;	 /* COM1 input with VM_SERIAL_STDIO, or NULL */
 	uint64_t launch_ns;	 /* when minivmm started (--stats), or 0 */
 	enum prefault_mode prefault; /* fault guest RAM in from a thread */
+	int signal_fd; /* signalfd of the stop signals main blocked, or -1 */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
@@ -74,30 +79,37 @@ struct vm {
 	unsigned nr_events;
 
 	int stop_fd;	   /* eventfd: readable once the VM is stopping */
-	int stopping;	   /* atomic flag, set once */
-	int status;	   /* exit status, valid once stopping */
+	int stopping;	   /* atomic flag, set once: by vm_stop's winner */
+	int stop_done;	   /* atomic: the winner has kicked every vCPU */
+	int status;	   /* exit status, valid once stop_done */
 	const char *why;   /* what stopped it (--stats), valid then too */
+	int signal;	   /* a stop signal main read while it ran, or 0 */
 	unsigned halted;   /* atomic: vCPUs that have halted */
 	uint64_t exits;	   /* atomic: exits so far, counted for --max-exits */
 	uint64_t start_ns; /* when vm_run started */
 	uint64_t load_ns;  /* time the loader took (--stats) */
-	bool reset_requested; /* the guest asked for a reboot */
+	bool reset_requested; /* the guest's reboot won the stop */
 };
 
 /* Opens KVM, maps memory, creates the vCPUs and the built-in devices. */
 int vm_create(struct vm *vm, const struct vm_options *opt);
 /* Sets every vCPU's registers for @e (after a loader filled it in). */
 int vm_set_entry(struct vm *vm, const struct boot_entry *e);
-/* Runs until the VM stops; returns its exit status. */
+/* Runs until the VM stops; returns its exit status (128 + N if a stop
+ * signal N was read from opt.signal_fd meanwhile, whatever else ended it). */
 int vm_run(struct vm *vm);
 /* From any thread: ends the VM with @status (the first call wins), kicks
  * every vCPU out of KVM_RUN.  @why, a constant string, says what ended it
  * (--stats prints it). */
 void vm_stop(struct vm *vm, int status, const char *why);
 bool vm_is_stopping(struct vm *vm);
-/* From any thread: the guest reboots (@why: how).  Ends the VM with status
- * 0 and reset_requested set; main decides whether to start it again. */
+/* From any thread: the guest reboots (@why: how).  If this is the call
+ * that stops the VM, it ends with status 0 and reset_requested set, and
+ * main decides whether to start it again; a stop that came first (a
+ * power-off, a signal) stands. */
 void vm_request_reset(struct vm *vm, const char *why);
+/* After vm_run: the guest's reboot ended the VM and no stop signal came. */
+bool vm_restart_wanted(const struct vm *vm);
 /* Watches @fd from the main thread while the VM runs (enabled at first). */
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
 		 void *opaque, struct vm_event **ev);

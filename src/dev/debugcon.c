@@ -1,24 +1,30 @@
 /* Port 0xE9 debug console (the Bochs and QEMU convention): every byte the
  * guest writes goes to stdout; a read returns 0xE9 so a guest can probe it. */
 #include "dev.h"
+#include "../host/output.h"
 #include "../vm.h"
 
-#include <stdio.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 
 static void debugcon_io(void *opaque, uint64_t offset, uint8_t *data,
 			uint32_t len, bool is_write)
 {
-	(void)opaque;
+	struct vm *vm = opaque;
+
 	(void)offset;
 	if (!is_write) {
 		for (uint32_t i = 0; i < len; i++)
 			data[i] = i == 0 ? DEBUGCON_PORT : 0;
 		return;
 	}
-	/* A wider write sends its low byte, like an 8-bit port would. */
-	putchar(data[0]);
-	if (data[0] == '\n')
-		fflush(stdout);
+	/* A wider write sends its low byte, like an 8-bit port would.  One
+	 * write each, unbuffered: output and exits stay in order, and a
+	 * reader that left ends the VM as for COM1. */
+	if (output_write(STDOUT_FILENO, data, 1, &vm->stopping) == -EPIPE)
+		vm_stop(vm, VM_STATUS_SIGNAL + SIGPIPE,
+			"the debug console's output was closed (EPIPE)");
 }
 
 int dev_debugcon_create(struct vm *vm)

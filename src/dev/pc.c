@@ -5,11 +5,13 @@
 #include "legacy.h"
 #include "serial.h"
 #include "../err.h"
+#include "../host/output.h"
 #include "../host/term.h"
 #include "../vm.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -23,8 +25,7 @@ struct pc_devices {
 	struct rtc *rtc;
 	struct legacy *legacy;
 	struct acpi_pm *pm;
-	int out_fd;   /* COM1 output; -1: dropped */
-	bool own_out; /* out_fd is a file we opened */
+	int out_fd; /* COM1 output (stdout or main's --serial file); -1: none */
 
 	/* Console input: bytes read from the terminal wait here until the
 	 * UART's receive FIFO takes them. */
@@ -78,6 +79,17 @@ static void pc_console_readable(void *opaque)
 		vm_stop(d->vm, VM_STATUS_OK, "Ctrl-A x on the console");
 		return;
 	}
+	if (n < 0) {
+		/* stdin a directory, a broken device: reading again would
+		 * fail again at once, and the main thread would spin. */
+		term_restore();
+		fprintf(stderr,
+			"minivmm: console input disabled: %s; the guest keeps running without input\n",
+			err_msg());
+		d->console->eof = true;
+		d->input_ev->enabled = false;
+		return;
+	}
 	d->pending_off = 0;
 	d->pending_len = n > 0 ? (size_t)n : 0;
 	pc_console_push(d);
@@ -109,26 +121,12 @@ static void pc_serial_write(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc_devices *d = opaque;
 
-	serial_write_fd((void *)(intptr_t)d->out_fd, buf, len);
-}
-
-static int pc_serial_output(struct pc_devices *d)
-{
-	const struct vm_options *o = &d->vm->opt;
-
-	d->out_fd = -1;
-	if (o->serial == VM_SERIAL_STDIO) {
-		d->out_fd = STDOUT_FILENO;
-	} else if (o->serial == VM_SERIAL_FILE) {
-		d->out_fd = open(o->serial_path,
-				 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0644);
-		if (d->out_fd < 0)
-			return err_set(-errno, "--serial file:%s: %s",
-				       o->serial_path, strerror(errno));
-		d->own_out = true;
-	}
-	return 0;
+	/* The console's reader went away (minivmm ... | head): end the VM
+	 * as SIGPIPE would have ended minivmm, but cleanly.  Other errors
+	 * (a full disk) drop the output; the guest cannot act on them. */
+	if (output_write(d->out_fd, buf, len, &d->vm->stopping) == -EPIPE)
+		vm_stop(d->vm, VM_STATUS_SIGNAL + SIGPIPE,
+			"the console's output was closed (EPIPE)");
 }
 
 static int pc_console_setup(struct pc_devices *d)
@@ -162,9 +160,9 @@ int pc_devices_create(struct vm *vm, struct term *console,
 	d->vm = vm;
 	d->room_fd = -1;
 	d->console = vm->opt.serial == VM_SERIAL_STDIO ? console : NULL;
-	ret = pc_serial_output(d);
-	if (ret)
-		goto fail;
+	d->out_fd = vm->opt.serial == VM_SERIAL_STDIO  ? STDOUT_FILENO
+		    : vm->opt.serial == VM_SERIAL_FILE ? vm->opt.serial_fd
+						       : -1;
 	backend.opaque = d;
 	if (d->out_fd >= 0)
 		backend.write = pc_serial_write;
@@ -213,7 +211,5 @@ void pc_devices_destroy(struct pc_devices *d)
 		serial_destroy(d->com1);
 	if (d->room_fd >= 0)
 		close(d->room_fd);
-	if (d->own_out)
-		close(d->out_fd);
 	free(d);
 }

@@ -69,7 +69,13 @@
 #define MSR_DELTAS 0x0f
 
 struct serial {
-	pthread_mutex_t lock;
+	/* The transmitter: held by a vCPU from the THR write to the end of
+	 * the host write, so bytes from several vCPUs leave in order.  Only
+	 * writes take it, before lock; the host write happens with lock
+	 * released, so a console that blocks never stops the main thread's
+	 * input or another vCPU's register reads. */
+	pthread_mutex_t tx_lock;
+	pthread_mutex_t lock; /* the registers */
 	uint16_t base;
 	unsigned irq;
 	const char *name;
@@ -97,6 +103,9 @@ struct serial {
 	 * empties or ETBEI is enabled, cleared by reading IIR while it is
 	 * the reported source or by writing THR. */
 	bool thr_ipending;
+	/* Bytes written to THR under lock, sent once it is released. */
+	uint8_t tx[SERIAL_NR_PORTS];
+	unsigned tx_len;
 };
 
 static const char *serial_port_name(uint16_t base)
@@ -112,22 +121,6 @@ static const char *serial_port_name(uint16_t base)
 		return "com4";
 	default:
 		return "serial";
-	}
-}
-
-void serial_write_fd(void *opaque, const uint8_t *buf, size_t len)
-{
-	int fd = (int)(intptr_t)opaque;
-
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* the guest can't act on a host error */
-		buf += n;
-		len -= (size_t)n;
 	}
 }
 
@@ -281,7 +274,7 @@ static void serial_write_thr(struct serial *s, uint8_t val)
 	if (s->mcr & MCR_LOOP)
 		serial_rx_push(s, val);
 	else if (s->out.write)
-		s->out.write(s->out.opaque, &val, 1);
+		s->tx[s->tx_len++] = val; /* serial_io keeps room for one */
 	/* Transmission is instant, so THR is empty again right away. */
 	s->thr_ipending = true;
 }
@@ -382,22 +375,37 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	       bool is_write)
 {
 	struct serial *s = opaque;
+	uint8_t tx[SERIAL_NR_PORTS];
+	unsigned ntx;
+	uint32_t i = 0;
 	bool notify;
 
-	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned reg = (unsigned)((offset + i) % SERIAL_NR_PORTS);
+	if (is_write)
+		pthread_mutex_lock(&s->tx_lock);
+	do {
+		pthread_mutex_lock(&s->lock);
+		for (; i < len && s->tx_len < sizeof(s->tx); i++) {
+			unsigned reg =
+				(unsigned)((offset + i) % SERIAL_NR_PORTS);
 
-		if (is_write)
-			serial_write(s, reg, data[i]);
-		else
-			data[i] = serial_read(s, reg);
-	}
-	serial_update_irq(s);
-	notify = serial_take_rx_ready(s);
-	pthread_mutex_unlock(&s->lock);
-	if (notify)
-		s->out.rx_ready(s->out.opaque);
+			if (is_write)
+				serial_write(s, reg, data[i]);
+			else
+				data[i] = serial_read(s, reg);
+		}
+		serial_update_irq(s);
+		notify = serial_take_rx_ready(s);
+		ntx = s->tx_len;
+		memcpy(tx, s->tx, ntx);
+		s->tx_len = 0;
+		pthread_mutex_unlock(&s->lock);
+		if (ntx)
+			s->out.write(s->out.opaque, tx, ntx);
+		if (notify)
+			s->out.rx_ready(s->out.opaque);
+	} while (i < len);
+	if (is_write)
+		pthread_mutex_unlock(&s->tx_lock);
 }
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
@@ -471,6 +479,7 @@ int serial_create(struct serial **sp, uint16_t base, unsigned irq,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(-ENOMEM, "out of memory");
+	pthread_mutex_init(&s->tx_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
 	s->base = base;
 	s->irq = irq;
@@ -496,5 +505,6 @@ void serial_destroy(struct serial *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->tx_lock);
 	free(s);
 }

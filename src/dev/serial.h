@@ -30,9 +30,11 @@ struct irq_sink {
 };
 
 struct serial_backend {
-	/* The guest transmitted @len bytes.  Called on a vCPU thread with the
-	 * device lock held, which keeps bytes from several vCPUs in order;
-	 * must not call back into the device.  NULL: output is dropped. */
+	/* The guest transmitted @len bytes.  Called on a vCPU thread with
+	 * the register lock released (it may block: serial_input and register
+	 * reads go on meanwhile) and the transmitter held, which keeps bytes
+	 * from several vCPUs in order; must not write to the UART.  NULL:
+	 * output is dropped. */
 	void (*write)(void *opaque, const uint8_t *buf, size_t len);
 	/* Optional: serial_input() refused bytes earlier and the receiver
 	 * now has room (the guest read some, or left loopback).  Called
@@ -40,10 +42,6 @@ struct serial_backend {
 	void (*rx_ready)(void *opaque);
 	void *opaque;
 };
-
-/* A ready-made serial_backend.write: @opaque is an fd cast with
- * (void *)(intptr_t)fd; short writes are retried, errors drop the bytes. */
-void serial_write_fd(void *opaque, const uint8_t *buf, size_t len);
 
 /* Allocates a UART at @base raising @irq through @irq_sink (NULL: no
  * interrupt, polling guests only).  @out and @irq_sink are copied.  Returns

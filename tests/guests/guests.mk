@@ -5,7 +5,8 @@ GUEST_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-mno-red-zone -nostdlib -Wall -Wextra -Werror
 
 GUESTS := $(addprefix $(GUEST_DIR)/, real.bin hlt.bin exit42.bin protected.bin \
-	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf memcheck.elf)
+	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf memcheck.elf \
+	spam.bin e9spam.bin reboot.bin idle.bin)
 
 guests: $(GUESTS) $(BUILD)/seed/vm.bin
 
@@ -19,8 +20,11 @@ $(GUEST_DIR)/%.64.o: tests/guests/%.S
 	@mkdir -p $(dir $@)
 	$(Q)as --64 -o $@ $<
 
-$(GUEST_DIR)/real.bin $(GUEST_DIR)/hlt.bin $(GUEST_DIR)/exit42.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.16.o
+$(GUEST_DIR)/real.bin $(GUEST_DIR)/hlt.bin $(GUEST_DIR)/exit42.bin $(GUEST_DIR)/spam.bin $(GUEST_DIR)/reboot.bin $(GUEST_DIR)/idle.bin $(GUEST_DIR)/e9spam.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.16.o
 	$(Q)ld -m elf_i386 --oformat binary -N -e _start -Ttext 0 -o $@ $<
+$(GUEST_DIR)/e9spam.16.o: tests/guests/spam.S
+	@mkdir -p $(dir $@)
+	$(Q)as --32 --defsym E9=1 -o $@ $<
 $(GUEST_DIR)/protected.bin $(GUEST_DIR)/mmio.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.32.o
 	$(Q)ld -m elf_i386 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
 $(GUEST_DIR)/long.bin $(GUEST_DIR)/triple.bin $(GUEST_DIR)/smp_exit.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.64.o
