@@ -1,12 +1,16 @@
 # minivmm: `make` builds build/minivmm; `make test` runs every test;
 # `make run` runs the seed's guest with its trace; `make bench` benchmarks.
-# Variants: `make SANITIZE=1` (ASan+UBSan, in build/asan), `make CC=clang`.
+# Variants: `make SANITIZE=1` (ASan+UBSan, in build/asan), `make
+# SANITIZE=thread CC=clang` (ThreadSanitizer, in build/tsan), `make CC=clang`.
 
 CC ?= gcc
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
 BUILD ?= build/asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build/tsan
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 SAN_FLAGS :=

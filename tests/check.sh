@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything CI runs (`make check`): the whole suite built with gcc, with
-# ASan+UBSan, and with clang; the Linux guests in the vmhost; the format
+# ASan+UBSan, with clang, and with ThreadSanitizer (clang); the Linux guests in the vmhost; the format
 # check; a short run of every fuzz target.  Ends with one line "N passed,
 # N failed"; non-zero if any failed.
 set -u
@@ -22,6 +22,7 @@ step() {
 	step "build and test (gcc)" $MAKE -s test
 	step "build and test (ASan+UBSan)" $MAKE -s SANITIZE=1 test
 	step "build and test (clang)" $MAKE -s CC=clang BUILD=build/clang test
+	step "build and test (ThreadSanitizer)" $MAKE -s CC=clang SANITIZE=thread test
 	step "Linux guests in the vmhost" $MAKE -s test-linux
 	if tests/check-format.sh; then echo "ok - clang-format"; else echo "not ok - clang-format"; fi
 	step "fuzz smoke" $MAKE -s fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
