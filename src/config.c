@@ -274,6 +274,7 @@ static int config_option(struct config *c, int opt, const char *arg)
 		c->boot.cmdline = arg;
 		return 0;
 	case OPT_SERIAL:
+		c->serial_set = true;
 		if (!strcmp(arg, "stdio")) {
 			c->vm.serial = VM_SERIAL_STDIO;
 		} else if (!strcmp(arg, "none")) {
@@ -300,6 +301,7 @@ static int config_option(struct config *c, int opt, const char *arg)
 		c->platform_set = true;
 		return 0;
 	case OPT_ON_REBOOT:
+		c->on_reboot_set = true;
 		if (!strcmp(arg, "exit"))
 			c->restart_on_reboot = false;
 		else if (!strcmp(arg, "restart"))

@@ -19,6 +19,8 @@ struct config {
 	bool load_addr_set;
 	bool prefault_set;	/* else main picks by guest kind */
 	bool platform_set;	/* else main picks by guest kind */
+	bool serial_set;	/* --serial given */
+	bool on_reboot_set;	/* --on-reboot given */
 	bool restart_on_reboot; /* --on-reboot restart */
 };
 

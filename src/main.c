@@ -56,6 +56,31 @@ static int main_signal_pending(int sig_fd)
 	return 0;
 }
 
+/* The platform's options against the guest; opens --serial file:PATH once
+ * per run, so a guest reboot appends and the output before it (a panic) is
+ * kept. */
+static int main_check_platform(struct config *cfg, const struct boot_image *img)
+{
+	if (cfg->vm.platform == VM_PLATFORM_BARE && boot_image_is_linux(img))
+		return err_set(
+			-EINVAL,
+			"a Linux kernel needs the PC platform: drop --platform bare");
+	if (cfg->vm.platform == VM_PLATFORM_BARE &&
+	    (cfg->serial_set || cfg->on_reboot_set))
+		return err_set(
+			-EINVAL,
+			"--serial and --on-reboot apply to the PC platform: boot a Linux kernel or add --platform pc");
+	if (cfg->vm.serial != VM_SERIAL_FILE)
+		return 0;
+	cfg->vm.serial_fd = open(cfg->vm.serial_path,
+				 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				 0644);
+	if (cfg->vm.serial_fd < 0)
+		return err_set(-errno, "--serial file:%s: %s",
+			       cfg->vm.serial_path, strerror(errno));
+	return 0;
+}
+
 /* One boot of the guest: create, load, run, tear down.  Returns the exit
  * status, or -errno with err_msg() set; *@restart says the guest rebooted
  * (and no stop signal came). */
@@ -124,21 +149,13 @@ int main(int argc, char **argv)
 	status = boot_image_open(&img, &cfg.boot, cfg.vm.mem_size);
 	if (status)
 		goto fail;
-	if (cfg.vm.serial == VM_SERIAL_FILE) {
-		/* Once per run: a guest reboot appends, so the output before
-		 * it (a panic) is kept. */
-		cfg.vm.serial_fd =
-			open(cfg.vm.serial_path,
-			     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (cfg.vm.serial_fd < 0) {
-			status = err_set(-errno, "--serial file:%s: %s",
-					 cfg.vm.serial_path, strerror(errno));
-			boot_image_close(&img);
-			goto fail;
-		}
-	}
 	if (!cfg.platform_set && boot_image_is_linux(&img))
 		cfg.vm.platform = VM_PLATFORM_PC;
+	status = main_check_platform(&cfg, &img);
+	if (status) {
+		boot_image_close(&img);
+		goto fail;
+	}
 	if (cfg.vm.platform == VM_PLATFORM_PC) {
 		/* A bzImage relocates and decompresses itself through tens
 		 * of MiB of fresh memory: the streams "ahead" follows.  A PVH

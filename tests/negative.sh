@@ -47,6 +47,10 @@ refuse cpus-stacks-dont-fit "vCPU stacks .* do not fit" run --raw "$G/long.bin" 
 refuse mode-bad "--mode 'virtual8086'" run --raw "$G/hlt.bin" --mode virtual8086
 refuse mode-with-kernel "--raw images only" run --kernel "$G/long.elf" --mode long
 refuse max-exits-bad "--max-exits 'x'" run --raw "$G/hlt.bin" --max-exits x
+refuse platform-bad "--platform 'isa': expected pc or bare" run --raw "$G/hlt.bin" --platform isa
+refuse serial-on-bare "--serial and --on-reboot apply to the PC platform" run --raw "$G/hlt.bin" --serial none
+refuse on-reboot-on-bare "--serial and --on-reboot apply to the PC platform" run --raw "$G/hlt.bin" --platform bare --on-reboot restart
+refuse serial-file-missing-dir "--serial file:/nonexistent/dir/log: No such file" run --raw "$G/hlt.bin" --platform pc --serial file:/nonexistent/dir/log
 refuse truncated-elf "truncated ELF" run --kernel "$T_TMP/truncated.elf"
 refuse elf-outside-memory "segment 0 .* lies outside guest memory" run --kernel "$G/far.elf"
 refuse garbage-kernel "neither an ELF executable nor a Linux kernel" run --kernel "$T_TMP/garbage.bin"

@@ -39,3 +39,4 @@ linux_refuse linux-cmdline-too-long "command line is 5000 bytes, longer than .* 
 linux_refuse linux-cmdline-too-long-pvh "command line is 5000 bytes, longer than .* 2047" --kernel "$VMLINUX" --cmdline "$long"
 linux_refuse linux-initrd-missing "cannot open /nonexistent/initrd" --kernel "$BZ" --initrd /nonexistent/initrd
 linux_refuse linux-kernel-too-big-for-mem "raise --mem" --kernel "$BZ" --initrd "$T_TMP/initrd" --mem 16M
+linux_refuse linux-on-bare-platform "a Linux kernel needs the PC platform" --kernel "$BZ" --platform bare

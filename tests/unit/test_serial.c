@@ -9,8 +9,16 @@
 #include "bus.h"
 #include "dev/serial.h"
 
+#include "host/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR };
 #define FCR IIR
@@ -491,6 +499,111 @@ static void test_no_sink_no_backend(void **state)
 	serial_destroy(NULL);
 }
 
+/* A console write that blocks (a reader that stalls) must not hold the
+ * register lock: the main thread's input and other vCPUs' register reads
+ * go on.  The backend here feeds input from another thread while the
+ * guest's THR write is still in it. */
+struct blocked {
+	struct serial *s;
+	bool fed;
+};
+
+static void *blocked_feed(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->fed = serial_input(b->s, (const uint8_t *)"k", 1) == 1;
+	return NULL;
+}
+
+static void blocked_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct blocked *b = opaque;
+	struct timespec until;
+	pthread_t t;
+
+	(void)buf;
+	(void)len;
+	assert_int_equal(pthread_create(&t, NULL, blocked_feed, b), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	/* Deadlocks (and fails after 5 s) if the lock is held here. */
+	assert_int_equal(pthread_timedjoin_np(t, NULL, &until), 0);
+}
+
+static void test_write_outside_lock(void **state)
+{
+	struct blocked b = {0};
+	struct serial_backend out = {.write = blocked_write, .opaque = &b};
+	uint8_t c = 'x';
+
+	(void)state;
+	assert_int_equal(serial_create(&b.s, SERIAL_COM1_BASE, SERIAL_COM1_IRQ,
+				       &out, NULL),
+			 0);
+	serial_io(b.s, THR, &c, 1, true);
+	assert_true(b.fed);
+	serial_io(b.s, RBR, &c, 1, false);
+	assert_int_equal(c, 'k');
+	serial_destroy(b.s);
+}
+
+/* output_write into a pipe nobody reads: blocked until the VM stops,
+ * then it gives up; a reader that left is EPIPE. */
+struct writer {
+	int fd;
+	int stopping;
+	int ret;
+};
+
+static void *writer_run(void *arg)
+{
+	static uint8_t big[1 << 20];
+	struct writer *w = arg;
+
+	w->ret = output_write(w->fd, big, sizeof(big), &w->stopping);
+	return NULL;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void test_output_write_gives_up(void **state)
+{
+	struct sigaction sa = {.sa_handler = kick_handler};
+	struct writer w = {0};
+	struct timespec until;
+	pthread_t t;
+	int p[2];
+
+	(void)state;
+	sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART, like the kick */
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(pipe(p), 0);
+	w.fd = p[1];
+	assert_int_equal(pthread_create(&t, NULL, writer_run, &w), 0);
+	usleep(100 * 1000); /* the pipe is full; the writer blocks */
+	__atomic_store_n(&w.stopping, 1, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	for (;;) {
+		struct timespec step = {0, 20 * 1000 * 1000};
+
+		pthread_kill(t, SIGUSR1);
+		nanosleep(&step, NULL);
+		if (pthread_tryjoin_np(t, NULL) == 0)
+			break;
+		assert_true(time(NULL) < until.tv_sec);
+	}
+	assert_int_equal(w.ret, -ECANCELED);
+	close(p[0]);
+	w.stopping = 0;
+	assert_int_equal(output_write(p[1], "x", 1, &w.stopping), -EPIPE);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +633,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test(test_no_sink_no_backend),
+		cmocka_unit_test(test_write_outside_lock),
+		cmocka_unit_test(test_output_write_gives_up),
 	};
 
 	return cmocka_run_group_tests_name("serial", tests, NULL, NULL);
