@@ -172,3 +172,8 @@ int kvm_supported_cpuid(const struct kvm *k, struct kvm_cpuid2 **out)
 	}
 	return err_set(-E2BIG, "KVM_GET_SUPPORTED_CPUID: table too large");
 }
+
+bool kvm_host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}

@@ -5,6 +5,7 @@
 
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct kvm {
@@ -28,5 +29,9 @@ int kvm_create_vcpu(const struct kvm *k, int vm_fd, unsigned id, int *fd,
 		    struct kvm_run **run);
 /* KVM_GET_SUPPORTED_CPUID into a malloc'ed table (caller frees). */
 int kvm_supported_cpuid(const struct kvm *k, struct kvm_cpuid2 **out);
+
+/* Whether this host's KVM is kvm_pvm (software virtualization without
+ * VMX/SVM), where an unmodified Linux kernel cannot run. */
+bool kvm_host_is_pvm(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "err.h"
 #include "host/term.h"
+#include "kvm.h"
 #include "vm.h"
 
 #include <errno.h>
@@ -83,9 +84,10 @@ static int main_check_platform(struct config *cfg, const struct boot_image *img)
 
 /* One boot of the guest: create, load, run, tear down.  Returns the exit
  * status, or -errno with err_msg() set; *@restart says the guest rebooted
- * (and no stop signal came). */
+ * (and no stop signal came).  *@pvm_note: say once that Linux cannot run on
+ * this kvm_pvm host. */
 static int run_once(struct config *cfg, const struct boot_image *img,
-		    bool *restart)
+		    bool *restart, bool *pvm_note)
 {
 	struct boot_entry entry;
 	struct vm vm;
@@ -103,10 +105,17 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 		status = vm_set_entry(&vm, &entry);
 	/* A signal while loading: do not start the guest at all. */
 	sig = status ? 0 : main_signal_pending(cfg->vm.signal_fd);
-	if (sig)
+	if (sig) {
 		status = VM_STATUS_SIGNAL + sig;
-	else if (!status)
+	} else if (!status) {
+		/* Once, for a kernel that loaded: today such a boot would
+		 * otherwise hang without a word. */
+		if (*pvm_note)
+			fprintf(stderr,
+				"minivmm: note: this host's KVM is kvm_pvm (no VMX/SVM): an unmodified Linux kernel fails or hangs on it; boot a PVM-enabled guest kernel, or use a host with hardware virtualization\n");
+		*pvm_note = false;
 		status = vm_run(&vm);
+	}
 	if (status >= 0 && !sig && cfg->vm.stats)
 		vm_print_stats(&vm, stderr);
 	*restart = !sig && vm_restart_wanted(&vm);
@@ -120,7 +129,7 @@ int main(int argc, char **argv)
 	struct boot_image img;
 	struct config cfg;
 	struct term console;
-	bool restart;
+	bool restart, pvm_note;
 	int status, sig_fd, sig;
 
 	sig_fd = main_block_stop_signals();
@@ -156,6 +165,7 @@ int main(int argc, char **argv)
 		boot_image_close(&img);
 		goto fail;
 	}
+	pvm_note = boot_image_is_linux(&img) && kvm_host_is_pvm();
 	if (cfg.vm.platform == VM_PLATFORM_PC) {
 		/* A bzImage relocates and decompresses itself through tens
 		 * of MiB of fresh memory: the streams "ahead" follows.  A PVH
@@ -172,7 +182,7 @@ int main(int argc, char **argv)
 			status = VM_STATUS_SIGNAL + sig;
 			break;
 		}
-		status = run_once(&cfg, &img, &restart);
+		status = run_once(&cfg, &img, &restart, &pvm_note);
 		cfg.vm.launch_ns = 0; /* a restart's start-up is not timed */
 	} while (status == 0 && restart && cfg.restart_on_reboot);
 	boot_image_close(&img);

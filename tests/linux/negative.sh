@@ -40,3 +40,14 @@ linux_refuse linux-cmdline-too-long-pvh "command line is 5000 bytes, longer than
 linux_refuse linux-initrd-missing "cannot open /nonexistent/initrd" --kernel "$BZ" --initrd /nonexistent/initrd
 linux_refuse linux-kernel-too-big-for-mem "raise --mem" --kernel "$BZ" --initrd "$T_TMP/initrd" --mem 16M
 linux_refuse linux-on-bare-platform "a Linux kernel needs the PC platform" --kernel "$BZ" --platform bare
+
+# On a kvm_pvm host (this one) a Linux boot cannot work: minivmm says so at
+# once instead of hanging silently.  Elsewhere (the vmhost) it says nothing.
+timeout -k 5 3 "$MINIVMM" run --kernel "$BZ" --serial none </dev/null >/dev/null 2>"$T_TMP/pvm.err"
+if [ -e /sys/module/kvm_pvm ] && ! grep -q "KVM is kvm_pvm" "$T_TMP/pvm.err"; then
+	not_ok linux-pvm-note "no note on a kvm_pvm host: $(head -c 300 "$T_TMP/pvm.err")"
+elif [ ! -e /sys/module/kvm_pvm ] && grep -q "kvm_pvm" "$T_TMP/pvm.err"; then
+	not_ok linux-pvm-note "a kvm_pvm note on another host"
+else
+	ok linux-pvm-note
+fi
