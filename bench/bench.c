@@ -119,9 +119,10 @@ static void minivmm_create(struct vm *vm, const char *image, uint64_t exits)
 		.signal_fd = -1,
 	};
 	struct boot_options bo = {.raw_path = image, .load_addr = 0x10000};
+	struct platform_desc pd = {.nr_vcpus = 1};
 	struct boot_entry e;
 
-	if (vm_create(vm, &opt) || boot_load(&vm->mem, 1, &bo, &e) ||
+	if (vm_create(vm, &opt) || boot_load(&vm->mem, &pd, &bo, &e) ||
 	    vm_set_entry(vm, &e))
 		die("minivmm: create");
 }

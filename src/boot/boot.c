@@ -231,7 +231,7 @@ bool boot_image_is_linux(const struct boot_image *img)
 }
 
 int boot_image_load(const struct boot_image *img, struct vm_mem *m,
-		    unsigned nr_vcpus, struct boot_entry *e)
+		    const struct platform_desc *pd, struct boot_entry *e)
 {
 	const struct boot_options *o = img->opt;
 	const struct boot_src *k = &img->kernel;
@@ -241,18 +241,18 @@ int boot_image_load(const struct boot_image *img, struct vm_mem *m,
 
 	switch (img->kind) {
 	case BOOT_RAW:
-		ret = raw_load(m, nr_vcpus, k, o->load_addr,
+		ret = raw_load(m, pd->nr_vcpus, k, o->load_addr,
 			       o->entry_set ? o->entry : o->load_addr, o->mode,
 			       e);
 		break;
 	case BOOT_ELF:
-		ret = elf_load(m, nr_vcpus, k, e);
+		ret = elf_load(m, pd->nr_vcpus, k, e);
 		break;
 	case BOOT_BZIMAGE:
-		ret = bzimage_load(m, nr_vcpus, k, initrd, o->cmdline, e);
+		ret = bzimage_load(m, pd, k, initrd, o->cmdline, e);
 		break;
 	case BOOT_PVH:
-		ret = pvh_load(m, nr_vcpus, k, initrd, o->cmdline, e);
+		ret = pvh_load(m, pd, k, initrd, o->cmdline, e);
 		break;
 	}
 	if (ret && !strstr(err_msg(), k->path)) {
@@ -264,8 +264,8 @@ int boot_image_load(const struct boot_image *img, struct vm_mem *m,
 	return ret;
 }
 
-int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
-	      struct boot_entry *e)
+int boot_load(struct vm_mem *m, const struct platform_desc *pd,
+	      const struct boot_options *o, struct boot_entry *e)
 {
 	struct boot_image img;
 	int ret;
@@ -273,7 +273,7 @@ int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
 	ret = boot_image_open(&img, o, m->size);
 	if (ret)
 		return ret;
-	ret = boot_image_load(&img, m, nr_vcpus, e);
+	ret = boot_image_load(&img, m, pd, e);
 	boot_image_close(&img);
 	return ret;
 }

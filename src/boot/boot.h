@@ -4,6 +4,7 @@
 #define MINIVMM_BOOT_H
 
 #include "../mem.h"
+#include "../x86/platform.h"
 #include "../x86/x86.h"
 
 #include <stdbool.h>
@@ -76,13 +77,15 @@ int boot_image_open(struct boot_image *img, const struct boot_options *o,
 void boot_image_close(struct boot_image *img);
 /* Whether the image is a Linux kernel, which needs the PC platform. */
 bool boot_image_is_linux(const struct boot_image *img);
-/* Puts the image into @m for @nr_vcpus vCPUs and says how they start. */
+/* Puts the image into @m for the machine @pd describes (its vCPUs; a Linux
+ * kernel's firmware tables also list its virtio devices) and says how the
+ * vCPUs start. */
 int boot_image_load(const struct boot_image *img, struct vm_mem *m,
-		    unsigned nr_vcpus, struct boot_entry *e);
+		    const struct platform_desc *pd, struct boot_entry *e);
 
 /* boot_image_open + boot_image_load + boot_image_close, for one-shot use. */
-int boot_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_options *o,
-	      struct boot_entry *e);
+int boot_load(struct vm_mem *m, const struct platform_desc *pd,
+	      const struct boot_options *o, struct boot_entry *e);
 
 /* -EINVAL with a message if [gpa, gpa + len) overlaps what minivmm itself
  * puts into guest memory for @mode (tables, vCPU stacks). */

@@ -250,7 +250,7 @@ static int bz_place_kernel(const struct vm_mem *m, const struct bz_info *bz,
 	return 0;
 }
 
-int bzimage_load(struct vm_mem *m, unsigned nr_vcpus,
+int bzimage_load(struct vm_mem *m, const struct platform_desc *pd,
 		 const struct boot_src *kernel, const struct boot_src *initrd,
 		 const char *cmdline, struct boot_entry *e)
 {
@@ -308,9 +308,9 @@ int bzimage_load(struct vm_mem *m, unsigned nr_vcpus,
 	if (!zp)
 		return err_set(-ENOMEM,
 			       "guest memory is too small for the zero page");
-	ret = mptable_write(m, nr_vcpus, &mp);
+	ret = mptable_write(m, pd, &mp);
 	if (!ret)
-		ret = acpi_write(m, nr_vcpus, &rsdp);
+		ret = acpi_write(m, pd, &rsdp);
 	if (ret)
 		return ret;
 	ret = boot_src_to_guest(kernel, bz.pm_off, bz.pm_size, m, load);

@@ -199,10 +199,11 @@ _Static_assert(PVH_MEMMAP_ADDR + PVH_MEMMAP_MAX * 24 <= 0x9000,
 
 /* Loads a bzImage with an optional @initrd (NULL: none) and
  * @cmdline (NULL: empty) into @m, writes the zero page, the MP and ACPI
- * tables, and sets @e: long mode at load + 0x200 for protocol 2.12+ 64-bit
- * kernels, the 32-bit protocol entry for 2.06-2.11, RSI = the zero page.
- * -errno and a one-line message for anything the kernel or RAM refuses. */
-int bzimage_load(struct vm_mem *m, unsigned nr_vcpus,
+ * tables for @pd (vCPUs, virtio devices), and sets @e: long mode at
+ * load + 0x200 for protocol 2.12+ 64-bit kernels, the 32-bit protocol
+ * entry for 2.06-2.11, RSI = the zero page.  -errno and a one-line message
+ * for anything the kernel or RAM refuses. */
+int bzimage_load(struct vm_mem *m, const struct platform_desc *pd,
 		 const struct boot_src *kernel, const struct boot_src *initrd,
 		 const char *cmdline, struct boot_entry *e);
 
@@ -224,11 +225,11 @@ bool elf_is_linux(const struct boot_src *elf);
 
 /* Loads a PVH ELF kernel (PT_LOAD segments at p_paddr, all >= 1 MiB), the
  * initrd as module 0 and @cmdline, writes hvm_start_info with the memory
- * map and the MP and ACPI tables, and sets @e: 32-bit protected mode at the
- * PVH entry, EBX = PVH_START_INFO_ADDR. */
-int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *elf,
-	     const struct boot_src *initrd, const char *cmdline,
-	     struct boot_entry *e);
+ * map and the MP and ACPI tables for @pd, and sets @e: 32-bit protected
+ * mode at the PVH entry, EBX = PVH_START_INFO_ADDR. */
+int pvh_load(struct vm_mem *m, const struct platform_desc *pd,
+	     const struct boot_src *elf, const struct boot_src *initrd,
+	     const char *cmdline, struct boot_entry *e);
 
 /* Shared by both loaders: copies @cmdline (NULL: "") to LINUX_CMDLINE_ADDR
  * if it is at most @max bytes long (without the NUL). */

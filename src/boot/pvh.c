@@ -179,9 +179,9 @@ static int pvh_segment_check(const struct vm_mem *m,
 	return 0;
 }
 
-int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *elf,
-	     const struct boot_src *initrd, const char *cmdline,
-	     struct boot_entry *e)
+int pvh_load(struct vm_mem *m, const struct platform_desc *pd,
+	     const struct boot_src *elf, const struct boot_src *initrd,
+	     const char *cmdline, struct boot_entry *e)
 {
 	struct e820_entry map[PVH_MEMMAP_MAX];
 	struct hvm_memmap_table_entry *mm;
@@ -225,9 +225,9 @@ int pvh_load(struct vm_mem *m, unsigned nr_vcpus, const struct boot_src *elf,
 	}
 	ret = e820_build(m, map, PVH_MEMMAP_MAX, &n);
 	if (!ret)
-		ret = mptable_write(m, nr_vcpus, &mp);
+		ret = mptable_write(m, pd, &mp);
 	if (!ret)
-		ret = acpi_write(m, nr_vcpus, &rsdp);
+		ret = acpi_write(m, pd, &rsdp);
 	if (ret)
 		return ret;
 

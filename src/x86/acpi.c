@@ -1,7 +1,9 @@
-/* ACPI tables for Linux guests: RSDP, XSDT, FADT (+FACS), a DSDT that only
- * names \_S5 so the guest can power off, and a MADT listing the vCPUs, the
- * IOAPIC and the PC interrupt overrides.  Layout and ports: platform.h. */
+/* ACPI tables for Linux guests: RSDP, XSDT, FADT (+FACS), a DSDT naming
+ * \_S5 so the guest can power off and the virtio-mmio devices so it finds
+ * them, and a MADT listing the vCPUs, the IOAPIC and the PC interrupt
+ * overrides.  Layout, ports and virtio slots: platform.h. */
 #include "platform.h"
+#include "aml.h"
 #include "../err.h"
 
 #include <errno.h>
@@ -199,17 +201,8 @@ _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT local APIC NMI");
 #define MADT_LAPIC_ENABLED (1u << 0)
 #define MADT_IRQ_LEVEL_HIGH 0x000D /* active high (01), level (11) */
 
-/* DefinitionBlock body: Name (_S5, Package () { 5, 5, 0, 0 }), i.e.
- * SLP_TYPa = SLP_TYPb = PLATFORM_SLP_TYP_S5. */
-/* clang-format off */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_',	/* NameOp "_S5_" */
-	0x12, 0x08, 0x04,		/* PackageOp, PkgLength 8, 4 elements */
-	0x0A, PLATFORM_SLP_TYP_S5,	/* BytePrefix 5 (SLP_TYPa) */
-	0x0A, PLATFORM_SLP_TYP_S5,	/* BytePrefix 5 (SLP_TYPb) */
-	0x00, 0x00,			/* ZeroOp, ZeroOp */
-};
-/* clang-format on */
+/* Linux's virtio_mmio driver binds to this _HID (virtio_mmio_acpi_match). */
+#define ACPI_VIRTIO_MMIO_HID "LNRO0005"
 
 uint8_t platform_checksum(const void *p, size_t len)
 {
@@ -313,16 +306,102 @@ static void acpi_write_facs(uint8_t *dst)
 	memcpy(dst, &f, sizeof(f));
 }
 
-static void acpi_write_dsdt(uint8_t *dst)
+/* One virtio-mmio device, as this ASL says it:
+ *   Device (VRnn) {	// nn: the slot in hex
+ *     Name (_HID, "LNRO0005")
+ *     Name (_UID, n)
+ *     Name (_CRS, ResourceTemplate () {
+ *       Memory32Fixed (ReadWrite, base, size)
+ *       Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }
+ *     })
+ *   } */
+static void acpi_dsdt_virtio(struct aml *a, unsigned n,
+			     const struct platform_virtio *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char name[5] = {'V', 'R', hex[(n >> 4) & 0xF], hex[n & 0xF], '\0'};
+	uint8_t crs[32];
+	struct aml r;
+	size_t dev;
+
+	aml_init(&r, crs, sizeof(crs));
+	aml_res_memory32_fixed(&r, true, (uint32_t)v->base, v->size);
+	aml_res_interrupt(&r, AML_RES_IRQ_CONSUMER | AML_RES_IRQ_EDGE, v->gsi);
+	aml_res_end(&r);
+	if (r.overflow)
+		a->overflow = true;
+
+	dev = aml_device_begin(a, name);
+	aml_name(a, "_HID");
+	aml_string(a, ACPI_VIRTIO_MMIO_HID);
+	aml_name(a, "_UID");
+	aml_integer(a, n);
+	aml_name(a, "_CRS");
+	aml_buffer(a, crs, r.len);
+	aml_pkg_end(a, dev);
+}
+
+/* The DSDT's AML:
+ *   Name (_S5, Package () { 5, 5, 0, 0 })	// SLP_TYPa, SLP_TYPb
+ *   Scope (\_SB) { Device (VR00) ... }	// if there are devices
+ * At the root, "_SB_" names \_SB; iasl writes it so too. */
+static void acpi_dsdt_aml(struct aml *a, const struct platform_desc *pd)
+{
+	size_t pkg, scope;
+
+	aml_name(a, "_S5_");
+	aml_byte(a, AML_PACKAGE_OP);
+	pkg = aml_pkg_begin(a);
+	aml_byte(a, 4); /* NumElements */
+	aml_integer(a, PLATFORM_SLP_TYP_S5);
+	aml_integer(a, PLATFORM_SLP_TYP_S5);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_pkg_end(a, pkg);
+	if (!pd->nr_virtio)
+		return;
+	scope = aml_scope_begin(a, "_SB_");
+	for (unsigned i = 0; i < pd->nr_virtio; i++)
+		acpi_dsdt_virtio(a, i, &pd->virtio[i]);
+	aml_pkg_end(a, scope);
+}
+
+/* The DSDT's length for @pd and the room writing it takes, header
+ * included; -E2BIG if the AML cannot be encoded. */
+static int acpi_dsdt_size(const struct platform_desc *pd, size_t *len,
+			  size_t *room)
+{
+	struct aml a;
+
+	aml_init(&a, NULL, 0);
+	acpi_dsdt_aml(&a, pd);
+	if (a.overflow)
+		return err_set(-E2BIG, "the DSDT's AML is too long to encode");
+	*len = sizeof(struct acpi_header) + a.len;
+	*room = sizeof(struct acpi_header) + a.peak;
+	return 0;
+}
+
+/* The DSDT of @len bytes at @dst, which has @room (acpi_dsdt_size). */
+static int acpi_write_dsdt(uint8_t *dst, size_t len, size_t room,
+			   const struct platform_desc *pd)
 {
 	struct acpi_header h;
-	uint32_t len = sizeof(h) + sizeof(dsdt_aml);
+	struct aml a;
 
+	aml_init(&a, dst + sizeof(h), room - sizeof(h));
+	acpi_dsdt_aml(&a, pd);
+	if (a.overflow || a.len != len - sizeof(h))
+		return err_set(-EOVERFLOW,
+			       "the DSDT's AML came out %zu bytes, not %zu",
+			       a.len, len - sizeof(h));
+	/* What the packages' PkgLength room left past the end. */
+	memset(dst + len, 0, room - len);
 	/* Revision 2: AML integers are 64 bits. */
-	acpi_header_init(&h, "DSDT", len, 2);
+	acpi_header_init(&h, "DSDT", (uint32_t)len, 2);
 	memcpy(dst, &h, sizeof(h));
-	memcpy(dst + sizeof(h), dsdt_aml, sizeof(dsdt_aml));
 	acpi_table_sum(dst, len);
+	return 0;
 }
 
 static uint32_t madt_size(unsigned nr_vcpus)
@@ -345,7 +424,12 @@ static void acpi_write_madt(uint8_t *dst, unsigned nr_vcpus)
 		.addr = PLATFORM_IOAPIC_ADDR,
 		.gsi_base = 0,
 	};
-	/* The PIT's IRQ 0 is GSI 2; the SCI is level-triggered. */
+	/* The PIT's IRQ 0 is GSI 2; the SCI is level-triggered.  The virtio
+	 * GSIs below 16 (platform.h) need no override: they are ISA IRQs
+	 * mapped to the same pin, and an ISA IRQ without one is edge
+	 * triggered and active high, as their _CRS says, so Linux keeps the
+	 * _CRS setting without an "override" warning.  GSIs 16-23 are not
+	 * ISA IRQs and take their trigger from _CRS. */
 	struct madt_iso iso[2] = {
 		{.type = 2,
 		 .length = sizeof(iso[0]),
@@ -393,29 +477,39 @@ static void acpi_write_madt(uint8_t *dst, unsigned nr_vcpus)
 	acpi_table_sum(dst, len);
 }
 
-int acpi_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *rsdp_addr)
+int acpi_write(struct vm_mem *m, const struct platform_desc *pd,
+	       uint64_t *rsdp_addr)
 {
 	struct acpi_alloc a = {.next = PLATFORM_ACPI_ADDR};
 	uint64_t rsdp, xsdt, fadt, facs, dsdt, madt, tables[2];
 	uint32_t xsdt_len = sizeof(struct acpi_header) + sizeof(tables);
-	uint32_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	unsigned nr_vcpus = pd->nr_vcpus;
 	struct acpi_header xh;
 	struct acpi_rsdp r;
+	size_t dsdt_len = 0, dsdt_room = 0;
 	uint8_t *area;
+	int ret;
 
 	if (nr_vcpus < 1 || nr_vcpus > PLATFORM_MAX_VCPUS)
 		return err_set(
 			-EINVAL,
 			"the ACPI tables describe 1 to %d vCPUs, not %u: use fewer --cpus",
 			PLATFORM_MAX_VCPUS, nr_vcpus);
+	ret = platform_check_virtio(pd);
+	if (ret)
+		return ret;
+	/* About 60 bytes per virtio device. */
+	ret = acpi_dsdt_size(pd, &dsdt_len, &dsdt_room);
+	if (ret)
+		return ret;
 	/* RSDP on a 16-byte boundary, FACS on 64; the rest on 16. */
 	rsdp = acpi_alloc(&a, sizeof(r), 16);
 	xsdt = acpi_alloc(&a, xsdt_len, 16);
 	fadt = acpi_alloc(&a, sizeof(struct acpi_fadt), 16);
 	facs = acpi_alloc(&a, sizeof(struct acpi_facs), 64);
-	dsdt = acpi_alloc(&a, dsdt_len, 16);
+	dsdt = acpi_alloc(&a, dsdt_room, 16);
 	madt = acpi_alloc(&a, madt_size(nr_vcpus), 16);
-	/* 254 vCPUs need about 2.5 KiB. */
+	/* 254 vCPUs and every virtio slot take under 4 KiB. */
 	if (a.next > PLATFORM_ACPI_END)
 		return err_set(-E2BIG,
 			       "the ACPI tables do not fit the BIOS area");
@@ -429,7 +523,9 @@ int acpi_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *rsdp_addr)
 #define AT(gpa) (area + ((gpa)-PLATFORM_ACPI_ADDR))
 
 	acpi_write_facs(AT(facs));
-	acpi_write_dsdt(AT(dsdt));
+	ret = acpi_write_dsdt(AT(dsdt), dsdt_len, dsdt_room, pd);
+	if (ret)
+		return ret;
 	acpi_write_fadt(AT(fadt), facs, dsdt);
 	acpi_write_madt(AT(madt), nr_vcpus);
 

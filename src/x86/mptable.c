@@ -26,6 +26,7 @@ enum { MP_IRQ_INT = 0, MP_IRQ_NMI = 1, MP_IRQ_EXTINT = 3 };
 /* irq_flag: polarity bits 0-1 (1 active high), trigger bits 2-3 (3 level);
  * 0 conforms to the bus (ISA: edge, active high). */
 #define MP_IRQ_CONFORMS 0x0000
+#define MP_IRQ_EDGE_HIGH 0x0005
 #define MP_IRQ_LEVEL_HIGH 0x000D
 #define MP_ISA_BUS 0
 #define MP_ALL_LAPICS 0xFF
@@ -105,22 +106,38 @@ _Static_assert(sizeof(struct mp_intsrc) == 8, "MP interrupt entry");
 #define MP_LAPIC_VERSION 0x14
 
 /* ISA IRQs 0-15 except the cascade, IRQ 2, whose pin the PIT's IRQ 0 uses;
- * then ExtINT and NMI on LINT0/1. */
+ * then ExtINT and NMI on LINT0/1.  Virtio GSIs below 16 are among those ISA
+ * IRQs (conforming to the bus: edge, active high, as their _CRS says);
+ * each one from 16 up gets an entry of its own. */
 #define MP_NR_INTSRC 15
 #define MP_NR_LINTSRC 2
 
-static size_t mp_table_size(unsigned nr_vcpus)
+/* How many virtio GSIs need an entry besides the ISA IRQs'. */
+static unsigned mp_nr_virtio_intsrc(const struct platform_desc *pd)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < pd->nr_virtio; i++)
+		if (pd->virtio[i].gsi >= 16)
+			n++;
+	return n;
+}
+
+static size_t mp_table_size(unsigned nr_vcpus, unsigned nr_extra)
 {
 	return sizeof(struct mp_config) +
 	       nr_vcpus * sizeof(struct mp_processor) + sizeof(struct mp_bus) +
 	       sizeof(struct mp_ioapic) +
-	       (MP_NR_INTSRC + MP_NR_LINTSRC) * sizeof(struct mp_intsrc);
+	       (MP_NR_INTSRC + nr_extra + MP_NR_LINTSRC) *
+		       sizeof(struct mp_intsrc);
 }
 
-int mptable_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *addr)
+int mptable_write(struct vm_mem *m, const struct platform_desc *pd,
+		  uint64_t *addr)
 {
 	uint64_t base = PLATFORM_MPTABLE_ADDR;
 	uint64_t cfg_addr = base + sizeof(struct mp_floating);
+	unsigned nr_vcpus = pd->nr_vcpus, nr_extra;
 	uint8_t ioapic_id = (uint8_t)nr_vcpus;
 	struct mp_floating fp;
 	struct mp_config cfg;
@@ -128,13 +145,18 @@ int mptable_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *addr)
 	struct mp_ioapic io;
 	size_t size, off;
 	uint8_t *dst;
+	int ret;
 
 	if (nr_vcpus < 1 || nr_vcpus > PLATFORM_MAX_VCPUS)
 		return err_set(
 			-EINVAL,
 			"the MP table describes 1 to %d vCPUs, not %u: use fewer --cpus",
 			PLATFORM_MAX_VCPUS, nr_vcpus);
-	size = mp_table_size(nr_vcpus);
+	ret = platform_check_virtio(pd);
+	if (ret)
+		return ret;
+	nr_extra = mp_nr_virtio_intsrc(pd);
+	size = mp_table_size(nr_vcpus, nr_extra);
 	/* 254 vCPUs need about 5 KiB, far below the 64 KiB area. */
 	if (size > PLATFORM_MPTABLE_END - cfg_addr)
 		return err_set(-E2BIG,
@@ -151,8 +173,8 @@ int mptable_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *addr)
 		.length = (uint16_t)size,
 		.spec_rev = MP_SPEC_REV,
 		/* processors, the bus, the IOAPIC, interrupt entries */
-		.entries =
-			(uint16_t)(nr_vcpus + 2 + MP_NR_INTSRC + MP_NR_LINTSRC),
+		.entries = (uint16_t)(nr_vcpus + 2 + MP_NR_INTSRC + nr_extra +
+				      MP_NR_LINTSRC),
 		.lapic_addr = PLATFORM_LAPIC_ADDR,
 	};
 	memcpy(cfg.signature, "PCMP", 4);
@@ -200,6 +222,26 @@ int mptable_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *addr)
 		};
 
 		if (irq == 2)
+			continue;
+		memcpy(dst + off, &s, sizeof(s));
+		off += sizeof(s);
+	}
+	/* GSIs 16-23 are no ISA IRQs, but Linux takes an ISA bus entry for
+	 * any pin (as Firecracker writes them); the flags say edge, active
+	 * high outright, and the IRQ number stays the GSI. */
+	for (unsigned i = 0; i < pd->nr_virtio; i++) {
+		uint32_t gsi = pd->virtio[i].gsi;
+		struct mp_intsrc s = {
+			.type = MP_INTSRC,
+			.irq_type = MP_IRQ_INT,
+			.irq_flag = MP_IRQ_EDGE_HIGH,
+			.src_bus = MP_ISA_BUS,
+			.src_irq = (uint8_t)gsi,
+			.dst_apic = ioapic_id,
+			.dst_pin = (uint8_t)gsi,
+		};
+
+		if (gsi < 16)
 			continue;
 		memcpy(dst + off, &s, sizeof(s));
 		off += sizeof(s);

@@ -37,7 +37,10 @@
 
 /* GSI routing as on a PC (and as QEMU sets it): GSI n goes to PIC pin n
  * and IOAPIC pin n, except that the PIT's GSI 0 reaches IOAPIC pin 2
- * (PLATFORM_IRQ0_PIN) and GSI 2, the PIC cascade, goes nowhere. */
+ * (PLATFORM_IRQ0_PIN) and GSI 2, the PIC cascade, goes nowhere.  So every
+ * virtio GSI (platform_virtio_gsi(): 5-23 but 8 and 9) reaches its own
+ * IOAPIC pin, as the DSDT and the MP table say; those below 16 also reach
+ * the PIC, which Linux masks once it uses the IOAPIC. */
 static int pc_set_gsi_routing(int vm_fd)
 {
 	struct kvm_irq_routing *r;

@@ -1,6 +1,6 @@
 /* The PC platform a Linux guest expects to find in memory: the e820 memory
- * map, the MP table and the ACPI tables, and the fixed addresses, I/O ports
- * and interrupt wiring they describe. */
+ * map, the MP table and the ACPI tables, and the fixed addresses, I/O ports,
+ * interrupt wiring and virtio-mmio slots they describe. */
 #ifndef MINIVMM_PLATFORM_H
 #define MINIVMM_PLATFORM_H
 
@@ -46,6 +46,36 @@
 #define PLATFORM_SCI_IRQ 9
 
 /*
+ * GSIs the PC devices already use (each is its IOAPIC pin): 0 the PIT (its
+ * pin is 2), 1 the i8042 keyboard, 2 the 8259 cascade, 4 COM1, 8 the RTC,
+ * 9 the SCI.  The i8042 has no AUX port (dev/i8042.c), so 12 is free; 3
+ * (COM2, absent) is left alone.
+ */
+#define PLATFORM_GSI_USED                                            \
+	((1u << 0) | (1u << 1) | (1u << 2) | (1u << 4) | (1u << 8) | \
+	 (1u << PLATFORM_SCI_IRQ))
+
+/*
+ * virtio-mmio devices, one per slot.  Slot n is the 4 KiB at
+ * PLATFORM_VIRTIO_BASE + n * PLATFORM_VIRTIO_SIZE, in the MMIO hole below
+ * 4 GiB, with its own edge-triggered, active-high interrupt on an IOAPIC
+ * GSI: the free pins from 5 up, in order (platform.c):
+ *
+ *   slot  0  1  2  3   4   5   6   7   8   9  10  11  12  13  14  15  16
+ *   GSI   5  6  7  10  11  12  13  14  15  16  17  18  19  20  21  22  23
+ *
+ * The DSDT names slot n \_SB.VRnn (nn in hex), _HID "LNRO0005", _UID n,
+ * which Linux's virtio_mmio driver binds to; the MP table has an I/O
+ * interrupt entry for each GSI (ISA bus, identity pin) and KVM's GSI
+ * routing (pc.c) sends each to its own IOAPIC pin.  The transport must use
+ * platform_virtio_base() and platform_virtio_gsi(), never its own numbers.
+ */
+#define PLATFORM_VIRTIO_BASE 0xD0000000ull
+#define PLATFORM_VIRTIO_SIZE 0x1000u
+#define PLATFORM_VIRTIO_GSI_FIRST 5
+#define PLATFORM_VIRTIO_SLOTS 17 /* IOAPIC pins 5-23 minus 8 and 9 */
+
+/*
  * ACPI fixed hardware (FADT), I/O ports the VMM must implement:
  *   PM1a_EVT_BLK 0x600, 4 bytes: PM1_STS (0x600, 16 bit, write 1 to clear),
  *                PM1_EN (0x602, 16 bit); reading 0 is fine, no events.
@@ -85,20 +115,50 @@ struct e820_entry {
 
 _Static_assert(sizeof(struct e820_entry) == 20, "e820 entry is 20 bytes");
 
+/* What the firmware tables describe: the vCPUs and the virtio-mmio
+ * devices, in slot order (virtio[i] is slot i when built with
+ * platform_add_virtio). */
+struct platform_virtio {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+};
+
+struct platform_desc {
+	unsigned nr_vcpus;
+	unsigned nr_virtio;
+	struct platform_virtio virtio[PLATFORM_VIRTIO_SLOTS];
+};
+
+/* Guest physical base and GSI of virtio slot @slot; 0 for a slot at or past
+ * PLATFORM_VIRTIO_SLOTS (GSI 0 is the PIT's, never a virtio GSI). */
+uint64_t platform_virtio_base(unsigned slot);
+uint32_t platform_virtio_gsi(unsigned slot);
+/* Adds the next free slot's device to @pd and sets *@slot; -ENOSPC ("too
+ * many virtio devices: minivmm has N slots") when all are taken. */
+int platform_add_virtio(struct platform_desc *pd, unsigned *slot);
+/* -EINVAL with a message unless every device in @pd lies in the MMIO hole
+ * below 4 GiB and has its own GSI among the free IOAPIC pins. */
+int platform_check_virtio(const struct platform_desc *pd);
+
 /* Fills @out (room for @max entries) with the map of @m: RAM below the EBDA,
  * the reserved EBDA and BIOS area, RAM from 1 MiB to the end of region 0,
  * RAM above 4 GiB if any.  Sets *@n; -ENOSPC if @max is too small. */
 int e820_build(const struct vm_mem *m, struct e820_entry *out, unsigned max,
 	       unsigned *n);
 
-/* Writes the MP floating pointer and MP configuration table for @nr_vcpus
- * vCPUs (APIC ids 0..nr_vcpus-1, vCPU 0 the BSP, IOAPIC id nr_vcpus) at
- * PLATFORM_MPTABLE_ADDR; *@addr gets the floating pointer's address. */
-int mptable_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *addr);
+/* Writes the MP floating pointer and MP configuration table for @pd's
+ * vCPUs (APIC ids 0..nr_vcpus-1, vCPU 0 the BSP, IOAPIC id nr_vcpus) and
+ * virtio GSIs at PLATFORM_MPTABLE_ADDR; *@addr gets the floating pointer's
+ * address. */
+int mptable_write(struct vm_mem *m, const struct platform_desc *pd,
+		  uint64_t *addr);
 
-/* Writes RSDP, XSDT, FADT, FACS, DSDT and MADT for @nr_vcpus vCPUs from
- * PLATFORM_ACPI_ADDR on; *@rsdp_addr gets the RSDP's address. */
-int acpi_write(struct vm_mem *m, unsigned nr_vcpus, uint64_t *rsdp_addr);
+/* Writes RSDP, XSDT, FADT, FACS, DSDT (\_S5 and @pd's virtio devices) and
+ * MADT (@pd's vCPUs) from PLATFORM_ACPI_ADDR on; *@rsdp_addr gets the
+ * RSDP's address. */
+int acpi_write(struct vm_mem *m, const struct platform_desc *pd,
+	       uint64_t *rsdp_addr);
 
 /* 8-bit sum of @len bytes; ACPI and MP structures sum to 0. */
 uint8_t platform_checksum(const void *p, size_t len);

@@ -22,6 +22,23 @@
 #define PM_SIZE 0x10000
 #define FAKE_LEN (PM_OFF + PM_SIZE)
 
+/* The machine a load describes: @n vCPUs, no virtio devices. */
+#define PD(n) (&(const struct platform_desc){.nr_vcpus = (n)})
+
+/* How many virtio-mmio devices the ACPI area names (their _HID). */
+static unsigned acpi_virtio_count(struct vm_mem *m)
+{
+	uint8_t *p = mem_ptr(m, PLATFORM_ACPI_ADDR,
+			     PLATFORM_ACPI_END - PLATFORM_ACPI_ADDR);
+	unsigned n = 0;
+
+	assert_non_null(p);
+	for (size_t i = 0; i + 8 <= PLATFORM_ACPI_END - PLATFORM_ACPI_ADDR; i++)
+		if (!memcmp(p + i, "LNRO0005", 8))
+			n++;
+	return n;
+}
+
 struct fixture {
 	struct vm_mem m;
 	uint8_t *k; /* FAKE_LEN bytes of kernel */
@@ -111,12 +128,16 @@ static void test_load_valid(void **state)
 	struct fixture *f = *state;
 	static const char cmd[] = "console=ttyS0 root=/dev/ram0";
 	uint8_t initrd[3000];
+	struct platform_desc pd = {.nr_vcpus = 2};
 	struct boot_params *bp;
+	unsigned slot;
 	uint8_t *p;
 
 	for (size_t i = 0; i < sizeof(initrd); i++)
 		initrd[i] = (uint8_t)(i ^ 0x5a);
-	assert_int_equal(bzimage_load(&f->m, 2, BOOT_SRC_MEM(f->k, FAKE_LEN),
+	assert_int_equal(platform_add_virtio(&pd, &slot), 0);
+	assert_int_equal(platform_add_virtio(&pd, &slot), 0);
+	assert_int_equal(bzimage_load(&f->m, &pd, BOOT_SRC_MEM(f->k, FAKE_LEN),
 				      BOOT_SRC_MEM(initrd, sizeof(initrd)), cmd,
 				      &f->e),
 			 0);
@@ -167,6 +188,8 @@ static void test_load_valid(void **state)
 			    8);
 	assert_memory_equal(mem_ptr(&f->m, PLATFORM_MPTABLE_ADDR, 4), "_MP_",
 			    4);
+	/* The DSDT names both virtio devices. */
+	assert_int_equal(acpi_virtio_count(&f->m), 2);
 }
 
 static void test_load_no_initrd_no_cmdline(void **state)
@@ -174,8 +197,9 @@ static void test_load_no_initrd_no_cmdline(void **state)
 	struct fixture *f = *state;
 	struct boot_params *bp;
 
-	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
-				      NULL, NULL, &f->e),
+	assert_int_equal(bzimage_load(&f->m, PD(1),
+				      BOOT_SRC_MEM(f->k, FAKE_LEN), NULL, NULL,
+				      &f->e),
 			 0);
 	bp = zero_page(f);
 	assert_int_equal(bp->hdr.ramdisk_image, 0);
@@ -189,7 +213,8 @@ static void test_initrd_addr_max(void **state)
 
 	/* The initrd's last byte may be at most at 64 MiB - 1. */
 	put32(f->k, 0x22C, 64 * MiB - 1);
-	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
+	assert_int_equal(bzimage_load(&f->m, PD(1),
+				      BOOT_SRC_MEM(f->k, FAKE_LEN),
 				      BOOT_SRC_MEM(f->k, 8192), NULL, &f->e),
 			 0);
 	assert_int_equal(zero_page(f)->hdr.ramdisk_image, 64 * MiB - 8192);
@@ -200,8 +225,9 @@ static void test_unaligned_pref_is_aligned(void **state)
 	struct fixture *f = *state;
 
 	put64(f->k, 0x258, 0x1000000 + 0x1000);
-	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
-				      NULL, NULL, &f->e),
+	assert_int_equal(bzimage_load(&f->m, PD(1),
+				      BOOT_SRC_MEM(f->k, FAKE_LEN), NULL, NULL,
+				      &f->e),
 			 0);
 	assert_int_equal(f->e.rip, 0x1200000 + 0x200);
 }
@@ -216,8 +242,9 @@ static void test_protocol_206_uses_32bit_entry(void **state)
 	f->k[0x201] = 0x23C - 0x202;
 	memset(f->k + 0x23C, 0, 0x26C - 0x23C);
 	put16(f->k, 0x236, 0);
-	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
-				      NULL, "x", &f->e),
+	assert_int_equal(bzimage_load(&f->m, PD(1),
+				      BOOT_SRC_MEM(f->k, FAKE_LEN), NULL, "x",
+				      &f->e),
 			 0);
 	assert_int_equal(f->e.mode, CPU_MODE_PROTECTED);
 	assert_int_equal(f->e.rip, 0x200000); /* 1 MiB, 2 MiB-aligned */
@@ -251,7 +278,7 @@ static void expect_fail(struct fixture *f, size_t len, const uint8_t *initrd,
 			const char *what)
 {
 	err_clear();
-	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, len),
+	assert_int_equal(bzimage_load(&f->m, PD(1), BOOT_SRC_MEM(f->k, len),
 				      BOOT_SRC_MEM(initrd, initrd_len), cmdline,
 				      &f->e),
 			 err);
@@ -363,8 +390,9 @@ static void test_cmdline_too_long(void **state)
 	put32(f->k, 0x238, 16);
 	memset(cmd, 'a', sizeof(cmd));
 	cmd[16] = '\0';
-	assert_int_equal(bzimage_load(&f->m, 1, BOOT_SRC_MEM(f->k, FAKE_LEN),
-				      NULL, cmd, &f->e),
+	assert_int_equal(bzimage_load(&f->m, PD(1),
+				      BOOT_SRC_MEM(f->k, FAKE_LEN), NULL, cmd,
+				      &f->e),
 			 0);
 	cmd[16] = 'a';
 	cmd[17] = '\0';
@@ -376,7 +404,7 @@ static void test_too_many_vcpus(void **state)
 	struct fixture *f = *state;
 
 	err_clear();
-	assert_int_equal(bzimage_load(&f->m, PLATFORM_MAX_VCPUS + 1,
+	assert_int_equal(bzimage_load(&f->m, PD(PLATFORM_MAX_VCPUS + 1),
 				      BOOT_SRC_MEM(f->k, FAKE_LEN), NULL, NULL,
 				      &f->e),
 			 -EINVAL);
@@ -399,7 +427,8 @@ static void test_header_read_once(void **state)
 	race.rewrite = evil; /* setup_sects 0xff .. syssize 0xffffffff */
 	race.rewrite_len = sizeof(evil);
 	race.rewrite_off = 0x1F1;
-	assert_int_equal(bzimage_load(&f->m, 1, &src, NULL, NULL, &f->e), 0);
+	assert_int_equal(bzimage_load(&f->m, PD(1), &src, NULL, NULL, &f->e),
+			 0);
 	assert_int_equal(race.reads, 1);
 	assert_memory_equal(mem_ptr(&f->m, 0x1000000, PM_SIZE), f->k + PM_OFF,
 			    PM_SIZE);
@@ -409,7 +438,8 @@ static void test_header_read_once(void **state)
 	file_race_open(&src, f->k, FAKE_LEN, 0, 0x300);
 	race.after_first = file_race_truncate;
 	race.truncate_to = PM_OFF + 16;
-	assert_int_equal(bzimage_load(&f->m, 1, &src, NULL, NULL, &f->e), -EIO);
+	assert_int_equal(bzimage_load(&f->m, PD(1), &src, NULL, NULL, &f->e),
+			 -EIO);
 	assert_non_null(strstr(err_msg(), "shrank"));
 	file_race_close(&src);
 }

@@ -25,6 +25,23 @@
 #define IMG_LEN (DATA_OFF + DATA_LEN)
 #define ENTRY 0x200010u
 
+/* The machine a load describes: @n vCPUs, no virtio devices. */
+#define PD(n) (&(const struct platform_desc){.nr_vcpus = (n)})
+
+/* How many virtio-mmio devices the ACPI area names (their _HID). */
+static unsigned acpi_virtio_count(struct vm_mem *m)
+{
+	uint8_t *p = mem_ptr(m, PLATFORM_ACPI_ADDR,
+			     PLATFORM_ACPI_END - PLATFORM_ACPI_ADDR);
+	unsigned n = 0;
+
+	assert_non_null(p);
+	for (size_t i = 0; i + 8 <= PLATFORM_ACPI_END - PLATFORM_ACPI_ADDR; i++)
+		if (!memcmp(p + i, "LNRO0005", 8))
+			n++;
+	return n;
+}
+
 struct elf_opts {
 	bool is32;
 	bool gnu_note; /* a note to skip first */
@@ -292,13 +309,16 @@ static void test_load(void **state)
 	struct hvm_start_info *si;
 	struct hvm_modlist_entry *mod;
 	struct hvm_memmap_table_entry *mm;
+	struct platform_desc pd = {.nr_vcpus = 2};
 	uint8_t initrd[5000], *p;
+	unsigned slot;
 
 	memset(initrd, 0xA5, sizeof(initrd));
+	assert_int_equal(platform_add_virtio(&pd, &slot), 0);
 	/* Dirty the bss area: the loader must zero it. */
 	memset(mem_ptr(&f->m, 0x200000, DATA_LEN + BSS_LEN), 0xFF,
 	       DATA_LEN + BSS_LEN);
-	assert_int_equal(pvh_load(&f->m, 2, BOOT_SRC_MEM(f->elf, IMG_LEN),
+	assert_int_equal(pvh_load(&f->m, &pd, BOOT_SRC_MEM(f->elf, IMG_LEN),
 				  BOOT_SRC_MEM(initrd, sizeof(initrd)), cmd,
 				  &f->e),
 			 0);
@@ -319,6 +339,7 @@ static void test_load(void **state)
 	assert_int_equal(si->cmdline_paddr, LINUX_CMDLINE_ADDR);
 	assert_string_equal((char *)mem_ptr(&f->m, si->cmdline_paddr, 1), cmd);
 	assert_memory_equal(mem_ptr(&f->m, si->rsdp_paddr, 8), "RSD PTR ", 8);
+	assert_int_equal(acpi_virtio_count(&f->m), 1);
 
 	assert_int_equal(si->nr_modules, 1);
 	assert_int_equal(si->modlist_paddr, PVH_MODLIST_ADDR);
@@ -346,8 +367,8 @@ static void test_load_no_initrd(void **state)
 	struct fixture *f = *state;
 	struct hvm_start_info *si;
 
-	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN), NULL,
-				  NULL, &f->e),
+	assert_int_equal(pvh_load(&f->m, PD(1), BOOT_SRC_MEM(f->elf, IMG_LEN),
+				  NULL, NULL, &f->e),
 			 0);
 	si = mem_ptr(&f->m, PVH_START_INFO_ADDR, sizeof(*si));
 	assert_int_equal(si->nr_modules, 0);
@@ -361,7 +382,7 @@ static void expect_fail(struct fixture *f, size_t initrd_len, int err,
 	uint8_t *initrd = initrd_len ? calloc(1, initrd_len) : NULL;
 
 	err_clear();
-	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN),
+	assert_int_equal(pvh_load(&f->m, PD(1), BOOT_SRC_MEM(f->elf, IMG_LEN),
 				  BOOT_SRC_MEM(initrd, initrd_len), NULL,
 				  &f->e),
 			 err);
@@ -406,8 +427,9 @@ static void test_load_truncated_segment(void **state)
 	struct fixture *f = *state;
 
 	err_clear();
-	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN - 1),
-				  NULL, NULL, &f->e),
+	assert_int_equal(pvh_load(&f->m, PD(1),
+				  BOOT_SRC_MEM(f->elf, IMG_LEN - 1), NULL, NULL,
+				  &f->e),
 			 -ENOEXEC);
 	assert_non_null(strstr(err_msg(), "truncated"));
 }
@@ -432,7 +454,7 @@ static void test_load_headers_read_once(void **state)
 	race.rewrite = &evil;
 	race.rewrite_len = sizeof(evil);
 	race.rewrite_off = sizeof(Elf64_Ehdr);
-	assert_int_equal(pvh_load(&f->m, 1, &src, NULL, NULL, &f->e), 0);
+	assert_int_equal(pvh_load(&f->m, PD(1), &src, NULL, NULL, &f->e), 0);
 	assert_int_equal(race.reads, 1);
 	assert_memory_equal(mem_ptr(&f->m, 0x200000, DATA_LEN),
 			    f->elf + DATA_OFF, DATA_LEN);
@@ -441,7 +463,7 @@ static void test_load_headers_read_once(void **state)
 	memset(rd, 0x5a, sizeof(rd));
 	file_race_open(&initrd, rd, sizeof(rd), 0, 0);
 	assert_int_equal(truncate(race.path, 4096), 0);
-	assert_int_equal(pvh_load(&f->m, 1, BOOT_SRC_MEM(f->elf, IMG_LEN),
+	assert_int_equal(pvh_load(&f->m, PD(1), BOOT_SRC_MEM(f->elf, IMG_LEN),
 				  &initrd, NULL, &f->e),
 			 -EIO);
 	assert_non_null(strstr(err_msg(), "shrank"));
