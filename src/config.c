@@ -34,6 +34,9 @@ const char config_usage[] =
 	"  --load-addr ADDR    guest physical load address (default: 0x10000)\n"
 	"  --entry ADDR        guest physical entry point (default: the load address)\n"
 	"\n"
+	"Devices (virtio-mmio; slot n at 0xd0000000 + n * 0x1000, in this order):\n"
+	"  --rng               an entropy device fed by getrandom(2)\n"
+	"\n"
 	"Machine:\n"
 	"  --platform NAME     pc (default for Linux: interrupt controllers, COM1,\n"
 	"                      i8042, RTC, ACPI power-off and reset) or bare\n"
@@ -140,6 +143,7 @@ enum {
 	OPT_ON_REBOOT,
 	OPT_PREFAULT,
 	OPT_PLATFORM,
+	OPT_RNG,
 };
 
 static const struct option config_options[] = {
@@ -160,6 +164,7 @@ static const struct option config_options[] = {
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"prefault", required_argument, NULL, OPT_PREFAULT},
 	{"platform", required_argument, NULL, OPT_PLATFORM},
+	{"rng", no_argument, NULL, OPT_RNG},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -288,6 +293,9 @@ static int config_option(struct config *c, int opt, const char *arg)
 				"--serial '%s': expected stdio, file:PATH or none",
 				arg);
 		}
+		return 0;
+	case OPT_RNG:
+		c->vm.rng = true;
 		return 0;
 	case OPT_PLATFORM:
 		if (!strcmp(arg, "pc"))

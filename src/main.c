@@ -89,6 +89,7 @@ static int main_check_platform(struct config *cfg, const struct boot_image *img)
 static int run_once(struct config *cfg, const struct boot_image *img,
 		    bool *restart, bool *pvm_note)
 {
+	struct platform_desc pd;
 	struct boot_entry entry;
 	struct vm vm;
 	uint64_t t;
@@ -99,7 +100,8 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 	if (status)
 		return status;
 	t = time_now_ns();
-	status = boot_image_load(img, &vm.mem, vm.nr_vcpus, &entry);
+	vm_platform_desc(&vm, &pd);
+	status = boot_image_load(img, &vm.mem, &pd, &entry);
 	vm.load_ns = time_now_ns() - t;
 	if (!status)
 		status = vm_set_entry(&vm, &entry);

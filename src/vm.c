@@ -4,6 +4,7 @@
 #include "dev/dev.h"
 #include "err.h"
 #include "trace.h"
+#include "virtio/rng.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +32,74 @@ static int vm_add_memory(struct vm *vm)
 			return ret;
 	}
 	return 0;
+}
+
+/* Puts a virtio device into the next slot: its register window on the MMIO
+ * bus, its notifications and interrupt wired into KVM. */
+static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
+			 void *priv, void (*destroy)(void *priv),
+			 const char *id)
+{
+	unsigned slot = vm->nr_virtio;
+	struct vm_virtio *v = &vm->virtio[slot];
+	struct virtio_mmio_ctx ctx = {
+		.mem = &vm->mem,
+		.vm_fd = vm->fd,
+		.base = platform_virtio_base(slot),
+		.gsi = -1,
+		.ioeventfd = kvm_check_cap(&vm->kvm, KVM_CAP_IOEVENTFD) > 0,
+		.id = v->id,
+	};
+	int ret;
+
+	if (slot == PLATFORM_VIRTIO_SLOTS) {
+		if (destroy)
+			destroy(priv);
+		return err_set(-ENOSPC,
+			       "too many virtio devices: minivmm has %u slots",
+			       PLATFORM_VIRTIO_SLOTS);
+	}
+	/* Raw guests on the bare platform have no interrupt controller:
+	 * the same devices, and they poll the used rings. */
+	if (vm->opt.platform == VM_PLATFORM_PC) {
+		ctx.gsi = (int)platform_virtio_gsi(slot);
+		ctx.irqfd = kvm_check_cap(&vm->kvm, KVM_CAP_IRQFD) > 0;
+	}
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	v->priv = priv;
+	v->destroy = destroy;
+	ret = virtio_mmio_create(&v->vd, ops, priv, &ctx);
+	if (!ret)
+		ret = virtio_mmio_register(v->vd, &vm->mmio);
+	if (ret) {
+		virtio_mmio_destroy(v->vd);
+		if (destroy)
+			destroy(priv);
+		*v = (struct vm_virtio){0};
+		return ret;
+	}
+	vm->nr_virtio++;
+	return 0;
+}
+
+/* The virtio devices in slot order: drives, then (later) network
+ * interfaces and vsock, then the rng. */
+static int vm_create_virtio(struct vm *vm)
+{
+	if (vm->opt.rng)
+		return vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");
+	return 0;
+}
+
+void vm_platform_desc(const struct vm *vm, struct platform_desc *pd)
+{
+	unsigned slot;
+
+	memset(pd, 0, sizeof(*pd));
+	pd->nr_vcpus = vm->nr_vcpus;
+	/* Cannot fail: vm_add_virtio kept to the slots there are. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		platform_add_virtio(pd, &slot);
 }
 
 int vm_create(struct vm *vm, const struct vm_options *opt)
@@ -98,6 +167,9 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	if (ret)
 		goto fail;
 	ret = dev_exit_create(vm);
+	if (ret)
+		goto fail;
+	ret = vm_create_virtio(vm);
 	if (ret)
 		goto fail;
 	vm->vcpus = calloc(opt->cpus, sizeof(*vm->vcpus));
@@ -277,6 +349,11 @@ int vm_run(struct vm *vm)
 			     vm->entry.rip);
 	if (ret)
 		return ret;
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		ret = virtio_mmio_start(vm->virtio[i].vd);
+		if (ret)
+			goto out_virtio;
+	}
 	vm->start_ns = time_now_ns();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
@@ -300,6 +377,11 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_created)
 			vm_join_vcpu(&vm->vcpus[i]);
+out_virtio:
+	/* After the vCPUs: nothing notifies any more, and each device
+	 * finishes or drops what is in flight before guest memory goes. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_stop(vm->virtio[i].vd);
 	prefault_stop(&vm->prefault);
 	fflush(stdout);
 	bus_log_summary(&vm->pio);
@@ -324,6 +406,14 @@ void vm_destroy(struct vm *vm)
 	vm->cpuid = NULL;
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
+	for (unsigned i = vm->nr_virtio; i-- > 0;) {
+		struct vm_virtio *v = &vm->virtio[i];
+
+		virtio_mmio_destroy(v->vd);
+		if (v->destroy)
+			v->destroy(v->priv);
+	}
+	vm->nr_virtio = 0;
 	pc_devices_destroy(vm->pc);
 	vm->pc = NULL;
 	if (vm->fd >= 0)
@@ -416,6 +506,8 @@ void vm_print_stats(struct vm *vm, FILE *f)
 	if (vm->why)
 		fprintf(f, "\nthe VM ended: %s", vm->why);
 	fputc('\n', f);
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_print_stats(vm->virtio[i].vd, f);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_print_end(&vm->vcpus[i], f);
 	fprintf(f,

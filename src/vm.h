@@ -9,6 +9,8 @@
 #include "mem.h"
 #include "prefault.h"
 #include "vcpu.h"
+#include "virtio/mmio.h"
+#include "x86/platform.h"
 #include "x86/x86.h"
 
 #include <pthread.h>
@@ -49,6 +51,7 @@ struct vm_options {
 	uint64_t launch_ns;	 /* when minivmm started (--stats), or 0 */
 	enum prefault_mode prefault; /* fault guest RAM in from a thread */
 	int signal_fd; /* signalfd of the stop signals main blocked, or -1 */
+	bool rng;      /* --rng: a virtio-rng device */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
@@ -61,6 +64,14 @@ struct vm_event {
 };
 
 #define VM_MAX_EVENTS 8
+
+/* A virtio device in slot n (at platform_virtio_base(n)). */
+struct vm_virtio {
+	struct virtio_dev *vd;
+	void *priv;		     /* the device's own state */
+	void (*destroy)(void *priv); /* NULL: nothing to free */
+	char id[16];		     /* "vda", "rng0" */
+};
 
 struct vm {
 	struct vm_options opt;
@@ -77,6 +88,8 @@ struct vm {
 	struct pc_devices *pc; /* VM_PLATFORM_PC only */
 	struct vm_event events[VM_MAX_EVENTS];
 	unsigned nr_events;
+	struct vm_virtio virtio[PLATFORM_VIRTIO_SLOTS];
+	unsigned nr_virtio;
 
 	int stop_fd;	   /* eventfd: readable once the VM is stopping */
 	int stopping;	   /* atomic flag, set once: by vm_stop's winner */
@@ -110,6 +123,8 @@ bool vm_is_stopping(struct vm *vm);
 void vm_request_reset(struct vm *vm, const char *why);
 /* After vm_run: the guest's reboot ended the VM and no stop signal came. */
 bool vm_restart_wanted(const struct vm *vm);
+/* What the firmware tables describe: the vCPUs and the virtio slots. */
+void vm_platform_desc(const struct vm *vm, struct platform_desc *pd);
 /* Watches @fd from the main thread while the VM runs (enabled at first). */
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
 		 void *opaque, struct vm_event **ev);
