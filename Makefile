@@ -26,6 +26,7 @@ endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP $(SAN_FLAGS)
 LDFLAGS += -pthread $(SAN_FLAGS)
+LDLIBS += -luring # virtio-blk's I/O engine
 
 LIB_SRCS := $(filter-out src/main.c $(LIB_EXCLUDE),$(wildcard src/*.c src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -48,13 +49,13 @@ $(BUILD)/libminivmm.a: $(LIB_OBJS)
 
 $(BUILD)/minivmm: $(BUILD)/src/main.o $(BUILD)/libminivmm.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests (cmocka).
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # These tests rewrite an image while it loads (tests/unit/file_race.h).
 $(BUILD)/tests/test_loader $(BUILD)/tests/test_pvh $(BUILD)/tests/test_bzimage: LDFLAGS += -Wl,--wrap=pread

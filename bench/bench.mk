@@ -2,7 +2,7 @@
 $(BUILD)/bench/bench: bench/bench.c $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libminivmm.a $(LDFLAGS) $(LDLIBS)
 
 bench: $(BUILD)/minivmm $(BUILD)/bench/bench guests
 	@$(BUILD)/bench/bench $(BUILD)/minivmm $(BUILD)/seed/vm.bin $(BUILD)/guests/hlt.bin

@@ -8,11 +8,13 @@ PACKAGES=(
 	clang             # second compiler, libFuzzer, ASan/UBSan
 	libclang-rt-14-dev # clang's sanitizer and fuzzer runtimes
 	libcmocka-dev     # unit-test framework
+	liburing-dev      # virtio-blk's I/O engine
 	clang-format      # style check
 	util-linux        # setpriv, for the permission test
 	qemu-system-x86   # the vmhost for Linux guest tests
 	busybox-static    # init of the vmhost and of test guests
 	cpio xz-utils zstd lz4 # initramfs building, kernel unpacking
+	e2fsprogs         # mkfs.ext4 -d: virtio-blk test disk images
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -35,6 +35,11 @@ const char config_usage[] =
 	"  --entry ADDR        guest physical entry point (default: the load address)\n"
 	"\n"
 	"Devices (virtio-mmio; slot n at 0xd0000000 + n * 0x1000, in this order):\n"
+	"  --drive PATH[,ro][,serial=S][,cache=writeback|unsafe][,io=uring|sync]\n"
+	"                      a virtio-blk disk (repeatable: vda, vdb, ...) on a\n"
+	"                      file or block device; ro: read-only; serial: its\n"
+	"                      id (default: the file name, 20 bytes); cache=unsafe:\n"
+	"                      flushes are not synced; io=sync: preadv/pwritev\n"
 	"  --rng               an entropy device fed by getrandom(2)\n"
 	"\n"
 	"Machine:\n"
@@ -144,6 +149,7 @@ enum {
 	OPT_PREFAULT,
 	OPT_PLATFORM,
 	OPT_RNG,
+	OPT_DRIVE,
 };
 
 static const struct option config_options[] = {
@@ -165,6 +171,7 @@ static const struct option config_options[] = {
 	{"prefault", required_argument, NULL, OPT_PREFAULT},
 	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"rng", no_argument, NULL, OPT_RNG},
+	{"drive", required_argument, NULL, OPT_DRIVE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -173,6 +180,7 @@ static const struct option config_options[] = {
 static int config_option(struct config *c, int opt, const char *arg)
 {
 	uint64_t v;
+	int ret;
 
 	switch (opt) {
 	case OPT_RAW:
@@ -293,6 +301,18 @@ static int config_option(struct config *c, int opt, const char *arg)
 				"--serial '%s': expected stdio, file:PATH or none",
 				arg);
 		}
+		return 0;
+	case OPT_DRIVE:
+		if (c->vm.nr_drives == PLATFORM_VIRTIO_SLOTS)
+			return err_set(
+				-EINVAL,
+				"too many --drive options: minivmm has %u virtio slots",
+				PLATFORM_VIRTIO_SLOTS);
+		ret = disk_options_parse(arg, &c->drives[c->vm.nr_drives]);
+		if (ret)
+			return ret;
+		c->vm.drives = c->drives;
+		c->vm.nr_drives++;
 		return 0;
 	case OPT_RNG:
 		c->vm.rng = true;

@@ -4,6 +4,7 @@
 #define MINIVMM_CONFIG_H
 
 #include "boot/boot.h"
+#include "host/disk.h"
 #include "vm.h"
 
 #include <stdbool.h>
@@ -22,6 +23,7 @@ struct config {
 	bool serial_set;	/* --serial given */
 	bool on_reboot_set;	/* --on-reboot given */
 	bool restart_on_reboot; /* --on-reboot restart */
+	struct disk_options drives[PLATFORM_VIRTIO_SLOTS]; /* --drive */
 };
 
 /* Parses argv; -EINVAL with err_msg() saying what is wrong. */

@@ -4,6 +4,7 @@
 #include "dev/dev.h"
 #include "err.h"
 #include "trace.h"
+#include "virtio/blk.h"
 #include "virtio/rng.h"
 
 #include <errno.h>
@@ -84,11 +85,31 @@ static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 
 /* The virtio devices in slot order: drives, then (later) network
  * interfaces and vsock, then the rng. */
+static void vm_blk_destroy(void *priv)
+{
+	virtio_blk_destroy(priv);
+}
+
 static int vm_create_virtio(struct vm *vm)
 {
-	if (vm->opt.rng)
-		return vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");
-	return 0;
+	/* One request queue per vCPU, as many as virtio-blk's MQ allows. */
+	unsigned queues = vm->opt.cpus < VIRTIO_MAX_QUEUES ? vm->opt.cpus
+							   : VIRTIO_MAX_QUEUES;
+	int ret = 0;
+
+	for (unsigned i = 0; !ret && i < vm->opt.nr_drives; i++) {
+		struct virtio_blk *b;
+		char id[8];
+
+		snprintf(id, sizeof(id), "vd%c", 'a' + (int)i);
+		ret = virtio_blk_create(&b, &vm->opt.drives[i], queues);
+		if (!ret)
+			ret = vm_add_virtio(vm, virtio_blk_get_ops(b), b,
+					    vm_blk_destroy, id);
+	}
+	if (!ret && vm->opt.rng)
+		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");
+	return ret;
 }
 
 void vm_platform_desc(const struct vm *vm, struct platform_desc *pd)

@@ -5,6 +5,7 @@
 #define MINIVMM_VM_H
 
 #include "bus.h"
+#include "host/disk.h"
 #include "kvm.h"
 #include "mem.h"
 #include "prefault.h"
@@ -52,6 +53,8 @@ struct vm_options {
 	enum prefault_mode prefault; /* fault guest RAM in from a thread */
 	int signal_fd; /* signalfd of the stop signals main blocked, or -1 */
 	bool rng;      /* --rng: a virtio-rng device */
+	const struct disk_options *drives; /* --drive, in order: vda, vdb... */
+	unsigned nr_drives;
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main

@@ -69,3 +69,36 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 	refuse no-permission "no permission to open /dev/kvm: add your user to the 'kvm' group" run --raw "$G/hlt.bin"
 	MINIVMM=$MINIVMM_REAL
 fi
+
+# Drives: bad files, bad keys, a file another minivmm holds, too many devices.
+head -c 1000 /dev/zero >"$T_TMP/unaligned.img"
+head -c 65536 /dev/zero >"$T_TMP/disk.img"
+refuse drive-missing "drive /nonexistent/disk.img does not exist" run --raw "$G/hlt.bin" --drive /nonexistent/disk.img
+refuse drive-empty "empty" run --raw "$G/hlt.bin" --drive "$T_TMP/empty.bin"
+refuse drive-directory "directory|not a regular file" run --raw "$G/hlt.bin" --drive /tmp
+refuse drive-unaligned "multiple of 512" run --raw "$G/hlt.bin" --drive "$T_TMP/unaligned.img"
+refuse drive-unknown-key "unknown key 'speed'" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,speed=fast"
+refuse drive-bad-cache "cache" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,cache=none"
+refuse drive-bad-io "io" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,io=aio"
+refuse drive-serial-too-long "serial" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,serial=123456789012345678901"
+refuse drive-empty-path "empty|path" run --raw "$G/hlt.bin" --drive ",ro"
+refuse drive-twice "in use by another process" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img" --drive "$T_TMP/disk.img"
+drives=()
+for i in $(seq 17); do
+	head -c 512 /dev/zero >"$T_TMP/d$i.img"
+	drives+=(--drive "$T_TMP/d$i.img")
+done
+refuse too-many-drives "too many --drive options" run --raw "$G/hlt.bin" "${drives[@]}" --drive "$T_TMP/disk.img"
+refuse too-many-devices "too many virtio devices: minivmm has 17 slots" run --raw "$G/hlt.bin" "${drives[@]}" --rng
+# Locked by another running minivmm.
+timeout 20 "$MINIVMM" run --platform pc --raw "$G/idle.bin" --drive "$T_TMP/disk.img" --serial none </dev/null >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 100); do
+	grep -q "disk.img" /proc/$holder/fdinfo/* 2>/dev/null && break
+	ls -l /proc/$holder/fd 2>/dev/null | grep -q disk.img && break
+	sleep 0.05
+done
+sleep 0.2
+refuse drive-locked "in use by another process \(locked\)" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img"
+kill -TERM $holder 2>/dev/null
+wait $holder 2>/dev/null

@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 20
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRCS) -pthread
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRCS) -pthread $(LDLIBS)
 
 fuzz: $(FUZZ_TARGETS)
 

@@ -1,0 +1,671 @@
+/* virtio-blk: requests from the guest's queues to the drive's I/O engine.
+ *
+ * A request's way: queue_notify pops each chain the driver made available,
+ * blk_parse() checks it once and copies out every guest value it needs, a
+ * request that needs no disk I/O (a bad one, GET_ID, an empty transfer) is
+ * answered at once, the others are collected and handed to the disk as one
+ * batch (one io_uring submission).  Completions come back through
+ * disk_reap(): from the same call for io=sync, from the io_uring eventfd
+ * for io=uring; each writes the status byte and pushes the chain.
+ *
+ * Each queue has q->size request slots.  A driver may make chains
+ * available again before we completed them, so the ring alone does not
+ * bound what is in flight: when a queue has no free slot, or the disk no
+ * room, we stop popping that queue ("stalled") and go on once completions
+ * free some; the chains wait in the ring meanwhile.
+ *
+ * All of it runs with the transport's device lock held (virtio.h), on the
+ * I/O thread or, for activate and reset, on a vCPU thread. */
+#include "blk.h"
+#include "../err.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "blk.c assumes a little-endian host");
+#define le32(v) ((uint32_t)(v))
+#define le64(v) ((uint64_t)(v))
+
+/* The layout of 5.2.4. */
+_Static_assert(offsetof(struct virtio_blk_config, blk_size) == 20, "config");
+_Static_assert(offsetof(struct virtio_blk_config, writeback) == 32, "config");
+_Static_assert(offsetof(struct virtio_blk_config, num_queues) == 34, "config");
+_Static_assert(offsetof(struct virtio_blk_config, max_discard_sectors) == 36,
+	       "config");
+_Static_assert(offsetof(struct virtio_blk_config, write_zeroes_may_unmap) == 56,
+	       "config");
+_Static_assert(offsetof(struct virtio_blk_config, unused1) + 3 ==
+		       VIRTIO_BLK_CONFIG_SIZE,
+	       "config");
+
+#define BIT(n) (1ull << (n))
+
+/* ---- parsing ---- */
+
+/* Copies @len bytes from byte @off of the chain's device-readable part
+ * into @dst; returns how many there were. */
+static uint64_t chain_gather(const struct virtq_chain *c, uint64_t off,
+			     void *dst, uint64_t len)
+{
+	uint8_t *d = dst;
+	uint64_t got = 0;
+
+	for (unsigned i = 0; i < c->nr_out && got < len; i++) {
+		const struct virtq_buf *b = &c->buf[i];
+		uint64_t n;
+
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		n = b->len - off < len - got ? b->len - off : len - got;
+		memcpy(d + got, (uint8_t *)b->host + off, n);
+		got += n;
+		off = 0;
+	}
+	/* The guest may rewrite its buffers meanwhile: only the copy
+	 * counts, and the compiler must not read guest memory again in its
+	 * place. */
+	__asm__ __volatile__("" ::: "memory");
+	return got;
+}
+
+/* Appends @len bytes of buffers [@first, @end), from byte @skip on, to
+ * @r's iovecs. */
+static void chain_iov(const struct virtq_chain *c, unsigned first, unsigned end,
+		      uint64_t skip, uint64_t len, struct blk_req *r)
+{
+	for (unsigned i = first; i < end && len; i++) {
+		const struct virtq_buf *b = &c->buf[i];
+		uint64_t n;
+
+		if (skip >= b->len) {
+			skip -= b->len;
+			continue;
+		}
+		n = b->len - skip < len ? b->len - skip : len;
+		r->iov[r->nr_iov].iov_base = (uint8_t *)b->host + skip;
+		r->iov[r->nr_iov].iov_len = n;
+		r->nr_iov++;
+		len -= n;
+		skip = 0;
+	}
+}
+
+/* @bytes (a multiple of 512) from @sector lie within @capacity sectors;
+ * no multiplication, so no overflow. */
+static bool range_ok(uint64_t capacity, uint64_t sector, uint64_t bytes)
+{
+	return sector <= capacity &&
+	       bytes / DISK_SECTOR_SIZE <= capacity - sector;
+}
+
+/* DISCARD and WRITE_ZEROES: one segment after the header (we offer
+ * max_discard_seg = max_write_zeroes_seg = 1).  The statuses follow
+ * 5.2.6.2 and QEMU: more segments than offered, unknown flags and a
+ * discard with unmap are UNSUPP; a range too long or past the end IOERR. */
+static int blk_parse_dwz(const struct virtq_chain *c, uint64_t capacity,
+			 bool ro, struct blk_req *r)
+{
+	uint8_t seg[VIRTIO_BLK_DWZ_SEG_SIZE];
+	uint64_t sector;
+	uint32_t num, flags;
+
+	if (ro)
+		return VIRTIO_BLK_S_IOERR;
+	if (c->out_len - VIRTIO_BLK_HDR_SIZE > VIRTIO_BLK_DWZ_SEG_SIZE)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (chain_gather(c, VIRTIO_BLK_HDR_SIZE, seg, sizeof(seg)) <
+	    sizeof(seg))
+		return VIRTIO_BLK_S_IOERR;
+	memcpy(&sector, seg, 8);
+	memcpy(&num, seg + 8, 4);
+	memcpy(&flags, seg + 12, 4);
+	sector = le64(sector);
+	num = le32(num);
+	flags = le32(flags);
+	if (num > VIRTIO_BLK_MAX_DWZ_SECTORS ||
+	    !range_ok(capacity, sector, (uint64_t)num * DISK_SECTOR_SIZE))
+		return VIRTIO_BLK_S_IOERR;
+	if (flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (r->type == VIRTIO_BLK_T_DISCARD &&
+	    (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+		return VIRTIO_BLK_S_UNSUPP;
+	r->offset = sector * DISK_SECTOR_SIZE;
+	r->bytes = (uint64_t)num * DISK_SECTOR_SIZE;
+	r->unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	return VIRTIO_BLK_S_OK;
+}
+
+int blk_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
+	      struct blk_req *r)
+{
+	uint8_t hdr[VIRTIO_BLK_HDR_SIZE];
+	uint64_t data;
+	uint32_t type;
+	uint64_t sector;
+	unsigned last;
+
+	r->type = 0;
+	r->sector = 0;
+	r->status = NULL;
+	r->nr_iov = 0;
+	r->len = 0;
+	r->offset = 0;
+	r->bytes = 0;
+	r->unmap = false;
+	r->written = 1;
+
+	/* The status byte is the last device-writable byte (virtio 1.x has
+	 * no fixed layout: trailing empty buffers do not count).  Without
+	 * one the request cannot even be answered. */
+	for (last = c->nr; last > c->nr_out; last--)
+		if (c->buf[last - 1].len)
+			break;
+	if (last == c->nr_out)
+		return -EBADMSG;
+	r->status = (uint8_t *)c->buf[last - 1].host + c->buf[last - 1].len - 1;
+
+	/* The header may be split across readable buffers, but must be
+	 * there whole. */
+	if (chain_gather(c, 0, hdr, sizeof(hdr)) < sizeof(hdr))
+		return VIRTIO_BLK_S_IOERR;
+	memcpy(&type, hdr, 4);
+	memcpy(&sector, hdr + 8, 8);
+	r->type = le32(type);
+	r->sector = le64(sector);
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		/* Into every writable byte before the status. */
+		data = c->in_len - 1;
+		if (data % DISK_SECTOR_SIZE ||
+		    !range_ok(capacity, r->sector, data))
+			return VIRTIO_BLK_S_IOERR;
+		chain_iov(c, c->nr_out, c->nr, 0, data, r);
+		r->len = data;
+		r->written = (uint32_t)data + 1;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_OUT:
+		/* IOERR, not UNSUPP: 5.2.6.2 says so for a write to a
+		 * device that offers RO, and the guest then sees an I/O
+		 * error on a read-only disk, which is what happened. */
+		if (ro)
+			return VIRTIO_BLK_S_IOERR;
+		/* From every readable byte after the header. */
+		data = c->out_len - VIRTIO_BLK_HDR_SIZE;
+		if (data % DISK_SECTOR_SIZE ||
+		    !range_ok(capacity, r->sector, data))
+			return VIRTIO_BLK_S_IOERR;
+		chain_iov(c, 0, c->nr_out, VIRTIO_BLK_HDR_SIZE, data, r);
+		r->len = data;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_FLUSH:
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID:
+		data = c->in_len - 1;
+		if (data > VIRTIO_BLK_ID_BYTES)
+			data = VIRTIO_BLK_ID_BYTES;
+		chain_iov(c, c->nr_out, c->nr, 0, data, r);
+		r->len = data;
+		r->written = (uint32_t)data + 1;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return blk_parse_dwz(c, capacity, ro, r);
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+/* ---- the device ---- */
+
+struct blk_slot {
+	struct disk_req dr;
+	struct blk_req r;
+	uint16_t head;
+	uint16_t queue;
+};
+
+struct blk_queue {
+	struct virtq *vq; /* between activate and reset */
+	struct blk_slot *slots;
+	uint16_t *free; /* a stack of free slot indexes */
+	unsigned nr_free;
+	bool stalled; /* stopped popping: no slot or no disk room */
+	bool pushed;  /* pushed since the last virtio_dev_notify */
+};
+
+struct virtio_blk {
+	struct disk disk;
+	struct virtio_device_ops ops; /* this drive's features */
+	struct virtio_blk_config cfg;
+	unsigned nr_queues;
+	struct virtio_dev *vd;
+	bool active;
+	uint64_t features; /* negotiated */
+	struct blk_queue q[VIRTIO_MAX_QUEUES];
+	/* Requests parsed, not yet handed to the disk. */
+	struct disk_req *batch[DISK_DEPTH];
+	unsigned nr_batch;
+	struct virtq_chain chain; /* what virtq_pop() fills */
+};
+
+static void blk_count(struct virtio_blk *b)
+{
+	__atomic_fetch_add(&b->disk.stats.requests, 1, __ATOMIC_RELAXED);
+}
+
+/* Answers @s's request with @status, gives the chain back and frees the
+ * slot. */
+static void blk_complete(struct virtio_blk *b, struct blk_slot *s,
+			 uint8_t status)
+{
+	struct blk_queue *bq = &b->q[s->queue];
+
+	*s->r.status = status;
+	/* On an error only the status byte is sure to be written. */
+	virtq_push(bq->vq, s->head,
+		   status == VIRTIO_BLK_S_OK ? s->r.written : 1);
+	bq->pushed = true;
+	bq->free[bq->nr_free++] = (uint16_t)(s - bq->slots);
+}
+
+static void blk_done(struct disk_req *dr, void *arg)
+{
+	struct blk_slot *s = (struct blk_slot *)((uint8_t *)dr -
+						 offsetof(struct blk_slot, dr));
+
+	blk_complete(arg, s, dr->result ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+}
+
+/* GET_ID: the serial, NUL-padded to 20 bytes, cut to the buffer. */
+static void blk_get_id(struct virtio_blk *b, struct blk_req *r)
+{
+	uint8_t id[VIRTIO_BLK_ID_BYTES] = {0};
+	uint64_t off = 0;
+
+	memcpy(id, b->disk.serial, strnlen(b->disk.serial, sizeof(id)));
+	for (unsigned i = 0; i < r->nr_iov; i++) {
+		memcpy(r->iov[i].iov_base, id + off, r->iov[i].iov_len);
+		off += r->iov[i].iov_len;
+	}
+}
+
+/* Serves the chain just popped into slot @s: at once, or by queueing a
+ * disk request into the batch. */
+static void blk_start(struct virtio_blk *b, struct blk_slot *s)
+{
+	struct blk_req *r = &s->r;
+	struct disk_req *dr = &s->dr;
+	int st = blk_parse(&b->chain, b->cfg.capacity, b->disk.ro, r);
+
+	if (st < 0) {
+		struct blk_queue *bq = &b->q[s->queue];
+
+		virtq_push(bq->vq, s->head, 0);
+		bq->pushed = true;
+		bq->free[bq->nr_free++] = (uint16_t)(s - bq->slots);
+		return;
+	}
+	memset(dr, 0, sizeof(*dr));
+	/* A driver that did not take FLUSH expects every write on stable
+	 * storage when it completes (write-through); the disk ignores this
+	 * for cache=unsafe. */
+	dr->fua = !(b->features & BIT(VIRTIO_BLK_F_FLUSH));
+	switch (st == VIRTIO_BLK_S_OK ? r->type : UINT32_MAX) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (!r->len)
+			break;
+		dr->op = r->type == VIRTIO_BLK_T_IN ? DISK_OP_READ
+						    : DISK_OP_WRITE;
+		dr->offset = r->sector * DISK_SECTOR_SIZE;
+		dr->len = r->len;
+		dr->iov = r->iov;
+		dr->iovcnt = r->nr_iov;
+		b->batch[b->nr_batch++] = dr;
+		return;
+	case VIRTIO_BLK_T_FLUSH:
+		/* cache=unsafe: nothing is ever synced. */
+		if (b->disk.cache == DISK_CACHE_UNSAFE)
+			break;
+		dr->op = DISK_OP_FLUSH;
+		b->batch[b->nr_batch++] = dr;
+		return;
+	case VIRTIO_BLK_T_GET_ID:
+		blk_get_id(b, r);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (!r->bytes)
+			break;
+		dr->op = r->type == VIRTIO_BLK_T_DISCARD ? DISK_OP_DISCARD
+							 : DISK_OP_WRITE_ZEROES;
+		dr->offset = r->offset;
+		dr->len = r->bytes;
+		dr->unmap = r->unmap;
+		b->batch[b->nr_batch++] = dr;
+		return;
+	}
+	blk_count(b);
+	blk_complete(b, s, (uint8_t)st);
+}
+
+static bool blk_queue_full(const struct virtio_blk *b,
+			   const struct blk_queue *bq)
+{
+	return !bq->nr_free || disk_room(&b->disk) <= b->nr_batch;
+}
+
+/* Pops and starts what queue @qi has, until it is empty or full. */
+static void blk_kick(struct virtio_blk *b, unsigned qi)
+{
+	struct blk_queue *bq = &b->q[qi];
+	struct virtq *q = bq->vq;
+	int ret;
+
+	bq->stalled = false;
+	if (!q)
+		return;
+	for (;;) {
+		virtq_disable_notify(q);
+		while (!blk_queue_full(b, bq)) {
+			struct blk_slot *s;
+
+			ret = virtq_pop(q, &b->chain);
+			if (ret == 0)
+				break;
+			if (ret == -EBADMSG) {
+				virtq_push(q, b->chain.head, 0);
+				bq->pushed = true;
+				continue;
+			}
+			if (ret < 0) {
+				virtio_dev_needs_reset(b->vd);
+				return;
+			}
+			s = &bq->slots[bq->free[--bq->nr_free]];
+			s->head = b->chain.head;
+			s->queue = (uint16_t)qi;
+			blk_start(b, s);
+		}
+		if (blk_queue_full(b, bq)) {
+			/* Notifications stay off: completions kick us. */
+			bq->stalled = true;
+			return;
+		}
+		virtq_enable_notify(q);
+		if (!virtq_has_work(q))
+			return;
+	}
+}
+
+/* Submits the batch, takes completions, restarts stalled queues, until
+ * nothing moves; then interrupts the driver once per queue. */
+static void blk_process(struct virtio_blk *b)
+{
+	for (;;) {
+		bool progress = false;
+
+		if (b->nr_batch) {
+			/* blk_queue_full() kept the batch within the
+			 * disk's room. */
+			disk_submit(&b->disk, b->batch, b->nr_batch);
+			b->nr_batch = 0;
+			progress = true;
+		}
+		if (disk_reap(&b->disk, blk_done, b))
+			progress = true;
+		for (unsigned i = 0; i < b->nr_queues; i++)
+			if (b->q[i].stalled && !blk_queue_full(b, &b->q[i]))
+				blk_kick(b, i);
+		if (!progress && !b->nr_batch)
+			break;
+	}
+	for (unsigned i = 0; i < b->nr_queues; i++) {
+		if (b->q[i].pushed) {
+			b->q[i].pushed = false;
+			virtio_dev_notify(b->vd, i);
+		}
+	}
+}
+
+static void blk_queue_notify(struct virtio_dev *vd, unsigned qi)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+
+	if (!b->active || qi >= b->nr_queues)
+		return;
+	blk_kick(b, qi);
+	blk_process(b);
+}
+
+/* The io_uring eventfd: completions to take. */
+static void blk_event(struct virtio_dev *vd, int fd)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+	uint64_t v;
+
+	/* Cleared before reaping: a completion after the reap signals
+	 * again. */
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing new, but reaping is harmless */
+	}
+	/* Nothing is in flight when inactive: reset drained it. */
+	if (b->active)
+		blk_process(b);
+}
+
+static int blk_init(struct virtio_dev *vd)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+	int fd = disk_event_fd(&b->disk);
+
+	b->vd = vd;
+	return fd < 0 ? 0 : virtio_dev_add_fd(vd, fd, blk_event);
+}
+
+static void blk_free_queues(struct virtio_blk *b)
+{
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		free(b->q[i].slots);
+		free(b->q[i].free);
+		memset(&b->q[i], 0, sizeof(b->q[i]));
+	}
+}
+
+static int blk_activate(struct virtio_dev *vd, uint64_t features)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+
+	/* The transport resets between two activations; if it did not, the
+	 * old queues must not leak or be served. */
+	disk_drain(&b->disk);
+	blk_free_queues(b);
+	b->nr_batch = 0;
+	b->vd = vd;
+	b->features = features;
+	for (unsigned i = 0; i < b->nr_queues; i++) {
+		struct blk_queue *bq = &b->q[i];
+		struct virtq *q = virtio_dev_queue(vd, i);
+
+		if (!q)
+			continue; /* not enabled: never served */
+		/* Slots only as the driver's queue is long; untouched ones
+		 * cost no memory (calloc of large blocks maps zero pages). */
+		bq->slots = calloc(q->size, sizeof(*bq->slots));
+		bq->free = calloc(q->size, sizeof(*bq->free));
+		if (!bq->slots || !bq->free) {
+			blk_free_queues(b);
+			return err_set(-ENOMEM, "virtio-blk: out of memory");
+		}
+		for (unsigned j = 0; j < q->size; j++)
+			bq->free[j] = (uint16_t)(q->size - 1 - j);
+		bq->nr_free = q->size;
+		bq->vq = q;
+	}
+	b->active = true;
+	return 0;
+}
+
+/* Waits for every request in flight and drops its completion: the driver
+ * reset the device, its rings are gone, and after this no host I/O may
+ * land in guest memory. */
+static void blk_reset(struct virtio_dev *vd)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+
+	disk_drain(&b->disk);
+	b->nr_batch = 0;
+	blk_free_queues(b);
+	b->active = false;
+	b->features = 0;
+}
+
+void virtio_blk_config_read(const struct virtio_blk *b, uint32_t off,
+			    void *data, uint32_t len)
+{
+	if (off > VIRTIO_BLK_CONFIG_SIZE ||
+	    len > VIRTIO_BLK_CONFIG_SIZE - off) {
+		memset(data, 0, len);
+		return;
+	}
+	memcpy(data, (const uint8_t *)&b->cfg + off, len);
+}
+
+static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *data,
+			    uint32_t len)
+{
+	virtio_blk_config_read(virtio_dev_priv(vd), off, data, len);
+}
+
+static void blk_print_stats(struct virtio_dev *vd, FILE *f)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+	const struct disk_stats *s = &b->disk.stats;
+	const double mib = 1024.0 * 1024.0;
+
+	fprintf(f,
+		"  %" PRIu64
+		" requests, %.1f MiB read, %.1f MiB written, %" PRIu64
+		" flushes, %" PRIu64 " discards, %" PRIu64
+		" I/O errors (io=%s)\n",
+		__atomic_load_n(&s->requests, __ATOMIC_RELAXED),
+		(double)__atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED) / mib,
+		(double)__atomic_load_n(&s->bytes_written, __ATOMIC_RELAXED) /
+			mib,
+		__atomic_load_n(&s->flushes, __ATOMIC_RELAXED),
+		__atomic_load_n(&s->discards, __ATOMIC_RELAXED),
+		__atomic_load_n(&s->errors, __ATOMIC_RELAXED),
+		disk_io_name(b->disk.io));
+}
+
+#define BLK_BASE_FEATURES                                         \
+	(BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_SIZE_MAX) | \
+	 BIT(VIRTIO_BLK_F_BLK_SIZE))
+
+const struct virtio_device_ops virtio_blk_ops = {
+	.name = "virtio-blk",
+	.init = blk_init,
+	.device_id = VIRTIO_ID_BLOCK,
+	.features = BLK_BASE_FEATURES | BIT(VIRTIO_BLK_F_FLUSH) |
+		    BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES),
+	.nr_queues = 1,
+	.config_size = VIRTIO_BLK_CONFIG_SIZE,
+	.config_read = blk_config_read,
+	.activate = blk_activate,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+	.print_stats = blk_print_stats,
+};
+
+static uint64_t blk_features(const struct virtio_blk *b)
+{
+	uint64_t f = BLK_BASE_FEATURES;
+
+	if (b->disk.cache == DISK_CACHE_WRITEBACK)
+		f |= BIT(VIRTIO_BLK_F_FLUSH);
+	if (b->disk.ro)
+		f |= BIT(VIRTIO_BLK_F_RO);
+	else
+		f |= BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	if (b->nr_queues > 1)
+		f |= BIT(VIRTIO_BLK_F_MQ);
+	return f;
+}
+
+static void blk_config_fill(struct virtio_blk *b)
+{
+	struct virtio_blk_config *c = &b->cfg;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = b->disk.size / DISK_SECTOR_SIZE;
+	c->size_max = VIRTIO_BLK_SIZE_MAX;
+	c->seg_max = VIRTIO_BLK_SEG_MAX;
+	c->blk_size = DISK_SECTOR_SIZE;
+	c->num_queues = (uint16_t)b->nr_queues;
+	if (!b->disk.ro) {
+		c->max_discard_sectors = VIRTIO_BLK_MAX_DWZ_SECTORS;
+		c->max_discard_seg = 1;
+		c->discard_sector_alignment =
+			b->disk.block_size / DISK_SECTOR_SIZE;
+		c->max_write_zeroes_sectors = VIRTIO_BLK_MAX_DWZ_SECTORS;
+		c->max_write_zeroes_seg = 1;
+		/* With unmap a write-zeroes punches a hole, which reads
+		 * back as zeroes. */
+		c->write_zeroes_may_unmap = 1;
+	}
+}
+
+int virtio_blk_create(struct virtio_blk **out, const struct disk_options *o,
+		      unsigned nr_queues)
+{
+	struct virtio_blk *b;
+	int ret;
+
+	if (nr_queues < 1 || nr_queues > VIRTIO_MAX_QUEUES)
+		return err_set(-EINVAL,
+			       "virtio-blk: %u queues: expected 1 to %d",
+			       nr_queues, VIRTIO_MAX_QUEUES);
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return err_set(-ENOMEM, "out of memory");
+	ret = disk_open(&b->disk, o);
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	b->nr_queues = nr_queues;
+	blk_config_fill(b);
+	b->ops = virtio_blk_ops;
+	b->ops.features = blk_features(b);
+	b->ops.nr_queues = nr_queues;
+	*out = b;
+	return 0;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	disk_close(&b->disk);
+	blk_free_queues(b);
+	free(b);
+}
+
+const struct virtio_device_ops *virtio_blk_get_ops(const struct virtio_blk *b)
+{
+	return &b->ops;
+}
+
+struct disk *virtio_blk_disk(struct virtio_blk *b)
+{
+	return &b->disk;
+}
