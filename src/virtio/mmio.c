@@ -224,6 +224,15 @@ static void virtio_mmio_set_status(struct virtio_dev *vd, uint32_t val)
 	/* The driver only adds bits; NEEDS_RESET is ours to set. */
 	val = (val & ~VIRTIO_STATUS_NEEDS_RESET) |
 	      (old & VIRTIO_STATUS_NEEDS_RESET);
+	/* Clearing a bit without a reset (2.1.2) would activate the device
+	 * twice with requests in flight: the driver must reset instead. */
+	if (old & ~val & ~VIRTIO_STATUS_NEEDS_RESET) {
+		err_set(-EPROTO,
+			"status 0x%x written over 0x%x without a reset", val,
+			old);
+		virtio_dev_needs_reset(vd);
+		return;
+	}
 	if ((val & VIRTIO_STATUS_FEATURES_OK) &&
 	    !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		uint64_t f = vd->driver_features;
@@ -401,9 +410,11 @@ static void virtio_mmio_write_reg(struct virtio_dev *vd, uint64_t off,
 			virtio_mmio_queue_ready(vd, q);
 		} else if (val == 0 && q->ready) {
 			/* Disabling one queue alone is not supported by our
-			 * devices: they reset as a whole. */
+			 * devices: they reset as a whole.  The register reads
+			 * back what was written (4.2.2). */
 			err_set(-EPROTO, "queue %u disabled while in use",
 				vd->queue_sel);
+			q->ready = false;
 			virtio_dev_needs_reset(vd);
 		}
 		return;

@@ -230,6 +230,7 @@ static void test_bad_queues(void **state)
 {
 	struct fake *f = *state;
 	uint64_t ok = 1ull << VIRTIO_F_VERSION_1;
+	unsigned n;
 
 	negotiate(f, ok);
 	setup_queue(f, 0, 0, DESC); /* size 0 */
@@ -262,10 +263,23 @@ static void test_bad_queues(void **state)
 	   rd(f, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
 	expect_needs_reset(f);
 	f->activate_ret = 0;
-	/* A live queue disabled alone. */
+	/* A live queue disabled alone: reads back 0, the device needs a
+	 * reset. */
 	negotiate(f, ok);
 	setup_queue(f, 0, 16, DESC);
 	wr(f, VIRTIO_MMIO_QUEUE_READY, 0);
+	assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_READY), 0);
+	expect_needs_reset(f);
+	/* Status bits cleared without a reset: activate() is not called a
+	 * second time, the device needs a reset. */
+	negotiate(f, ok);
+	setup_queue(f, 0, 16, DESC);
+	wr(f, VIRTIO_MMIO_STATUS,
+	   rd(f, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	n = f->activated;
+	wr(f, VIRTIO_MMIO_STATUS, 0x0b);
+	wr(f, VIRTIO_MMIO_STATUS, 0x0f);
+	assert_int_equal(f->activated, n);
 	expect_needs_reset(f);
 	/* The driver cannot set NEEDS_RESET itself. */
 	wr(f, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_NEEDS_RESET | 1);
