@@ -15,6 +15,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/guests/run.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# negative tests ($BUILD)"
 	"$HERE/negative.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# virtio guest tests ($BUILD)"
+	"$HERE/guests/virtio.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# lifecycle tests ($BUILD)"
 	"$HERE/lifecycle.sh" "$BUILD/minivmm" "$BUILD/guests"
 } 2>&1 | tee "$log"
