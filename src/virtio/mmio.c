@@ -498,49 +498,58 @@ void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	pthread_mutex_unlock(&vd->lock);
 }
 
-/* The I/O thread: queue notifications and the device's own fds, each
- * handled with the device lock held; ends when stop_fd is written. */
+/* Waits up to @timeout ms (-1: for ever) for queue notifications and the
+ * device's own fds, and handles them with the device lock held.  False
+ * once stop_fd was written. */
+static bool virtio_mmio_wait(struct virtio_dev *vd, int timeout)
+{
+	struct epoll_event ev[8];
+	int n = epoll_wait(vd->epoll_fd, ev, 8, timeout);
+
+	if (n < 0)
+		return errno == EINTR;
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = ev[i].data.u64, v;
+
+		if (tag == UINT64_MAX)
+			return false; /* stop_fd */
+		if (tag < VIRTIO_MAX_QUEUES) {
+			unsigned qi = (unsigned)tag;
+
+			if (read(vd->q[qi].notify_fd, &v, sizeof(v)) < 0)
+				continue; /* spurious */
+			pthread_mutex_lock(&vd->lock);
+			if (vd->active && vd->q[qi].ready) {
+				__atomic_fetch_add(&vd->notifies, 1,
+						   __ATOMIC_RELAXED);
+				vd->ops->queue_notify(vd, qi);
+			}
+			pthread_mutex_unlock(&vd->lock);
+		} else {
+			struct virtio_mmio_fd *f =
+				&vd->fds[tag - VIRTIO_MAX_QUEUES];
+
+			pthread_mutex_lock(&vd->lock);
+			f->ready(vd, f->fd);
+			pthread_mutex_unlock(&vd->lock);
+		}
+	}
+	return true;
+}
+
+/* The I/O thread, until stop_fd is written. */
 static void *virtio_mmio_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
-	struct epoll_event ev[8];
 
-	for (;;) {
-		int n = epoll_wait(vd->epoll_fd, ev, 8, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64, v;
-
-			if (tag == UINT64_MAX)
-				return NULL; /* stop_fd */
-			if (tag < VIRTIO_MAX_QUEUES) {
-				unsigned qi = (unsigned)tag;
-
-				if (read(vd->q[qi].notify_fd, &v, sizeof(v)) <
-				    0)
-					continue; /* spurious */
-				pthread_mutex_lock(&vd->lock);
-				if (vd->active && vd->q[qi].ready) {
-					__atomic_fetch_add(&vd->notifies, 1,
-							   __ATOMIC_RELAXED);
-					vd->ops->queue_notify(vd, qi);
-				}
-				pthread_mutex_unlock(&vd->lock);
-			} else {
-				struct virtio_mmio_fd *f =
-					&vd->fds[tag - VIRTIO_MAX_QUEUES];
-
-				pthread_mutex_lock(&vd->lock);
-				f->ready(vd, f->fd);
-				pthread_mutex_unlock(&vd->lock);
-			}
-		}
-	}
+	while (virtio_mmio_wait(vd, -1))
+		;
 	return NULL;
+}
+
+void virtio_mmio_poll(struct virtio_dev *vd)
+{
+	virtio_mmio_wait(vd, 0);
 }
 
 static int epoll_add(int epfd, int fd, uint64_t tag)

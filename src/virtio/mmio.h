@@ -83,6 +83,9 @@ void virtio_mmio_destroy(struct virtio_dev *vd);
 /* The bus handler (exposed for tests). */
 void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		    bool is_write);
+/* Without an I/O thread (tests, fuzzing): handles what is pending now on
+ * the calling thread. */
+void virtio_mmio_poll(struct virtio_dev *vd);
 /* The device's --stats lines. */
 void virtio_mmio_print_stats(struct virtio_dev *vd, FILE *f);
 
