@@ -17,6 +17,7 @@ failed=0
 start=$SECONDS
 
 linux_prepare "$MINIVMM" "$STAGE" >/dev/null || { echo "not ok - linux-prepare: see above"; exit 1; }
+"$HERE/virtio.sh" --prepare "$STAGE" >/dev/null || { echo "not ok - virtio-prepare: see above"; exit 1; }
 cp "$HERE/scenarios.sh" "$STAGE/"
 # The raw-guest suite, laid out as run.sh expects (seed/ beside guests/).
 mkdir -p "$STAGE/suite/tests" "$STAGE/suite/build"

@@ -217,3 +217,6 @@ if [ -d suite ]; then
 		sed -E -e "s%$skip%ok - \\1 # SKIP registers after SHUTDOWN are the reset state on AMD%" \
 			-e 's/^(not )?ok - /&kvm-amd: /'
 fi
+
+# The virtio devices (virtio-blk, virtio-rng) with both kernels: see virtio.sh.
+[ -f virtio.sh ] && . ./virtio.sh

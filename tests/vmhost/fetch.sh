@@ -99,15 +99,18 @@ vmhost_fetch() {
     VMHOST_CLOUD_KERNEL="$(ls "$cache"/root-cloud-amd64/boot/vmlinuz-* | head -n1)"
     VMHOST_GENERIC_KERNEL="$VMHOST_KERNEL"
     VMHOST_BUSYBOX="$cache/root-busybox/bin/busybox"
+    # The unpacked kernel packages (lib/modules/KVER/...): mkinitrd.sh --modules-from.
+    VMHOST_GENERIC_ROOT="$cache/root-amd64"
+    VMHOST_CLOUD_ROOT="$cache/root-cloud-amd64"
     export VMHOST_CACHE VMHOST_KVER VMHOST_KERNEL VMHOST_VMLINUX VMHOST_MODDIR VMHOST_CLOUD_KERNEL \
-        VMHOST_GENERIC_KERNEL VMHOST_BUSYBOX
+        VMHOST_GENERIC_KERNEL VMHOST_BUSYBOX VMHOST_GENERIC_ROOT VMHOST_CLOUD_ROOT
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     set -euo pipefail
     vmhost_fetch "$@"
     for v in VMHOST_CACHE VMHOST_KVER VMHOST_KERNEL VMHOST_VMLINUX VMHOST_MODDIR VMHOST_CLOUD_KERNEL \
-        VMHOST_GENERIC_KERNEL VMHOST_BUSYBOX; do
+        VMHOST_GENERIC_KERNEL VMHOST_BUSYBOX VMHOST_GENERIC_ROOT VMHOST_CLOUD_ROOT; do
         echo "$v=${!v}"
     done
 fi
