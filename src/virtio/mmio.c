@@ -167,6 +167,24 @@ int virtio_dev_add_fd(struct virtio_dev *vd, int fd,
 	return 0;
 }
 
+int virtio_dev_watch_fd(struct virtio_dev *vd, int fd, bool on)
+{
+	for (unsigned i = 0; i < vd->nr_fds; i++) {
+		struct epoll_event ev = {
+			.events = on ? EPOLLIN : 0,
+			.data.u64 = VIRTIO_MAX_QUEUES + i,
+		};
+
+		if (vd->fds[i].fd != fd)
+			continue;
+		if (epoll_ctl(vd->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0)
+			return err_set(-errno, "epoll_ctl: %s",
+				       strerror(errno));
+		return 0;
+	}
+	return err_set(-ENOENT, "%s: fd %d is not watched", vd->ctx.id, fd);
+}
+
 static uint64_t virtio_mmio_features(const struct virtio_dev *vd)
 {
 	return vd->ops->features | VIRTIO_MMIO_TRANSPORT_FEATURES;

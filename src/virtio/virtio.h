@@ -96,5 +96,11 @@ void virtio_dev_config_changed(struct virtio_dev *vd);
  * lock held.  Only from ops->init. */
 int virtio_dev_add_fd(struct virtio_dev *vd, int fd,
 		      void (*ready)(struct virtio_dev *vd, int fd));
+/* Stops (@on false) or resumes watching an fd added with
+ * virtio_dev_add_fd: a device that cannot take what the fd has (virtio-net
+ * with no receive buffers posted) turns it off instead of being called in
+ * a loop, and on again when the driver posts buffers.  From any device
+ * callback; 0 or -errno. */
+int virtio_dev_watch_fd(struct virtio_dev *vd, int fd, bool on);
 
 #endif

@@ -368,6 +368,49 @@ static void test_notify_thread(void **state)
 	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS), 0); /* stopped = reset */
 }
 
+/* A device's own fd: served by the I/O thread's loop (here
+ * virtio_mmio_poll), not while turned off with virtio_dev_watch_fd. */
+static int pipe_fds[2];
+static unsigned pipe_ready;
+
+static void pipe_ready_fn(struct virtio_dev *vd, int fd)
+{
+	(void)vd;
+	(void)fd;
+	pipe_ready++;
+}
+
+static int pipe_init(struct virtio_dev *vd)
+{
+	return virtio_dev_add_fd(vd, pipe_fds[0], pipe_ready_fn);
+}
+
+static void test_device_fd(void **state)
+{
+	struct fake *f = *state;
+	struct virtio_device_ops ops = fake_ops;
+	struct virtio_mmio_ctx ctx = {
+		.mem = &f->mem, .vm_fd = -1, .base = 0, .gsi = -1, .id = "p"};
+	struct virtio_dev *vd;
+
+	ops.init = pipe_init;
+	assert_int_equal(pipe(pipe_fds), 0);
+	assert_int_equal(virtio_mmio_create(&vd, &ops, f, &ctx), 0);
+	assert_int_equal(write(pipe_fds[1], "x", 1), 1);
+	virtio_mmio_poll(vd);
+	assert_int_equal(pipe_ready, 1);
+	assert_int_equal(virtio_dev_watch_fd(vd, pipe_fds[0], false), 0);
+	virtio_mmio_poll(vd);
+	assert_int_equal(pipe_ready, 1);
+	assert_int_equal(virtio_dev_watch_fd(vd, pipe_fds[0], true), 0);
+	virtio_mmio_poll(vd);
+	assert_int_equal(pipe_ready, 2);
+	assert_int_equal(virtio_dev_watch_fd(vd, pipe_fds[1], true), -ENOENT);
+	virtio_mmio_destroy(vd);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -375,7 +418,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_identity),      T(test_negotiation),
 		T(test_bad_queues),    T(test_widths_and_config),
-		T(test_notify_thread),
+		T(test_notify_thread), T(test_device_fd),
 	};
 
 	return cmocka_run_group_tests_name("virtio_mmio", tests, NULL, NULL);
