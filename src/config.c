@@ -40,6 +40,15 @@ const char config_usage[] =
 	"                      file or block device; ro: read-only; serial: its\n"
 	"                      id (default: the file name, 20 bytes); cache=unsafe:\n"
 	"                      flushes are not synced; io=sync: preadv/pwritev\n"
+	"  --net tap=NAME[,mac=MAC][,mtu=N]\n"
+	"                      a virtio-net interface on an existing tap device\n"
+	"                      (repeatable: eth0, eth1, ...); default MAC: a\n"
+	"                      locally administered one derived from the tap name\n"
+	"  --vsock cid=N,uds=PATH\n"
+	"                      a virtio-vsock device with guest CID N (3 or more)\n"
+	"                      and Firecracker's host side: host programs connect\n"
+	"                      to the UNIX socket PATH and write CONNECT <port>;\n"
+	"                      the guest's connections to CID 2 port P go to PATH_P\n"
 	"  --rng               an entropy device fed by getrandom(2)\n"
 	"\n"
 	"Machine:\n"
@@ -150,6 +159,8 @@ enum {
 	OPT_PLATFORM,
 	OPT_RNG,
 	OPT_DRIVE,
+	OPT_NET,
+	OPT_VSOCK,
 };
 
 static const struct option config_options[] = {
@@ -172,6 +183,8 @@ static const struct option config_options[] = {
 	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"drive", required_argument, NULL, OPT_DRIVE},
+	{"net", required_argument, NULL, OPT_NET},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -314,6 +327,28 @@ static int config_option(struct config *c, int opt, const char *arg)
 		c->vm.drives = c->drives;
 		c->vm.nr_drives++;
 		return 0;
+	case OPT_NET:
+		if (c->vm.nr_nets == PLATFORM_VIRTIO_SLOTS)
+			return err_set(
+				-EINVAL,
+				"too many --net options: minivmm has %u virtio slots",
+				PLATFORM_VIRTIO_SLOTS);
+		ret = net_options_parse(arg, &c->nets[c->vm.nr_nets]);
+		if (ret)
+			return ret;
+		c->vm.nets = c->nets;
+		c->vm.nr_nets++;
+		return 0;
+	case OPT_VSOCK:
+		if (c->vm.vsock)
+			return err_set(
+				-EINVAL,
+				"--vsock given twice: a VM has one vsock device");
+		ret = vsock_options_parse(arg, &c->vsock);
+		if (ret)
+			return ret;
+		c->vm.vsock = &c->vsock;
+		return 0;
 	case OPT_RNG:
 		c->vm.rng = true;
 		return 0;
@@ -407,6 +442,9 @@ int config_parse(struct config *c, int argc, char **argv)
 		return err_set(-EINVAL,
 			       "unexpected argument '%s': see 'minivmm --help'",
 			       argv[optind]);
+	ret = net_options_check(c->nets, c->vm.nr_nets);
+	if (ret)
+		return ret;
 	if (!c->boot.raw_path && !c->boot.kernel_path)
 		return err_set(
 			-EINVAL,

@@ -5,6 +5,8 @@
 
 #include "boot/boot.h"
 #include "host/disk.h"
+#include "virtio/net.h"
+#include "virtio/vsock.h"
 #include "vm.h"
 
 #include <stdbool.h>
@@ -24,6 +26,8 @@ struct config {
 	bool on_reboot_set;	/* --on-reboot given */
 	bool restart_on_reboot; /* --on-reboot restart */
 	struct disk_options drives[PLATFORM_VIRTIO_SLOTS]; /* --drive */
+	struct net_options nets[PLATFORM_VIRTIO_SLOTS];	   /* --net */
+	struct vsock_options vsock;			   /* --vsock */
 };
 
 /* Parses argv; -EINVAL with err_msg() saying what is wrong. */

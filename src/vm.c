@@ -5,6 +5,8 @@
 #include "err.h"
 #include "trace.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/vsock.h"
 #include "virtio/rng.h"
 
 #include <errno.h>
@@ -83,11 +85,21 @@ static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 	return 0;
 }
 
-/* The virtio devices in slot order: drives, then (later) network
- * interfaces and vsock, then the rng. */
+/* The virtio devices in slot order: drives, network interfaces, vsock,
+ * then the rng. */
 static void vm_blk_destroy(void *priv)
 {
 	virtio_blk_destroy(priv);
+}
+
+static void vm_net_destroy(void *priv)
+{
+	virtio_net_destroy(priv);
+}
+
+static void vm_vsock_destroy(void *priv)
+{
+	virtio_vsock_destroy(priv);
 }
 
 static int vm_create_virtio(struct vm *vm)
@@ -106,6 +118,24 @@ static int vm_create_virtio(struct vm *vm)
 		if (!ret)
 			ret = vm_add_virtio(vm, virtio_blk_get_ops(b), b,
 					    vm_blk_destroy, id);
+	}
+	for (unsigned i = 0; !ret && i < vm->opt.nr_nets; i++) {
+		struct virtio_net *n;
+		char id[16];
+
+		snprintf(id, sizeof(id), "eth%u", i);
+		ret = virtio_net_create(&n, &vm->opt.nets[i]);
+		if (!ret)
+			ret = vm_add_virtio(vm, virtio_net_get_ops(n), n,
+					    vm_net_destroy, id);
+	}
+	if (!ret && vm->opt.vsock) {
+		struct virtio_vsock *v;
+
+		ret = virtio_vsock_create(&v, vm->opt.vsock);
+		if (!ret)
+			ret = vm_add_virtio(vm, virtio_vsock_get_ops(v), v,
+					    vm_vsock_destroy, "vsock0");
 	}
 	if (!ret && vm->opt.rng)
 		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");

@@ -6,6 +6,8 @@
 
 #include "bus.h"
 #include "host/disk.h"
+#include "virtio/net.h"
+#include "virtio/vsock.h"
 #include "kvm.h"
 #include "mem.h"
 #include "prefault.h"
@@ -55,6 +57,9 @@ struct vm_options {
 	bool rng;      /* --rng: a virtio-rng device */
 	const struct disk_options *drives; /* --drive, in order: vda, vdb... */
 	unsigned nr_drives;
+	const struct net_options *nets; /* --net, in order: eth0, eth1... */
+	unsigned nr_nets;
+	const struct vsock_options *vsock; /* --vsock, or NULL */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main

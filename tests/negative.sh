@@ -102,3 +102,22 @@ sleep 0.2
 refuse drive-locked "in use by another process \(locked\)" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img"
 kill -TERM $holder 2>/dev/null
 wait $holder 2>/dev/null
+
+# Network interfaces: a missing tap, bad or duplicate MACs, bad keys.
+refuse net-missing-tap "tap mvnonexist0: no such device: create it with 'ip tuntap add dev mvnonexist0 mode tap'" run --raw "$G/hlt.bin" --net tap=mvnonexist0
+refuse net-bad-mac "mac=zz: expected six hex bytes" run --raw "$G/hlt.bin" --net tap=a,mac=zz
+refuse net-multicast-mac "multicast" run --raw "$G/hlt.bin" --net tap=a,mac=01:00:00:00:00:01
+refuse net-duplicate-mac "would both have MAC 02:00:00:00:00:01" run --raw "$G/hlt.bin" --net tap=a,mac=02:00:00:00:00:01 --net tap=b,mac=02:00:00:00:00:01
+refuse net-unknown-key "unknown key 'speed'" run --raw "$G/hlt.bin" --net tap=a,speed=1
+refuse net-bad-mtu "mtu=10: expected 68 to 65535" run --raw "$G/hlt.bin" --net tap=a,mtu=10
+refuse net-no-tap "no tap=NAME" run --raw "$G/hlt.bin" --net mac=02:00:00:00:00:01
+
+# vsock: a reserved CID, a socket path too long or in a missing directory,
+# an existing path, two devices.
+long=$(head -c 120 /dev/zero | tr '\0' a)
+: >"$T_TMP/exists.sock"
+refuse vsock-cid-below-3 "cid=2: expected a number from 3" run --raw "$G/hlt.bin" --vsock "cid=2,uds=$T_TMP/v.sock"
+refuse vsock-path-too-long "uds= is 1[0-9][0-9] bytes: at most 96" run --raw "$G/hlt.bin" --vsock "cid=3,uds=$T_TMP/$long"
+refuse vsock-missing-dir "directory /nonexistent/dir does not exist" run --raw "$G/hlt.bin" --vsock cid=3,uds=/nonexistent/dir/v.sock
+refuse vsock-path-exists "already exists" run --raw "$G/hlt.bin" --vsock "cid=3,uds=$T_TMP/exists.sock"
+refuse vsock-twice "--vsock given twice" run --raw "$G/hlt.bin" --vsock "cid=3,uds=$T_TMP/v.sock" --vsock "cid=4,uds=$T_TMP/w.sock"
