@@ -60,6 +60,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libminivmm.a
 # These tests rewrite an image while it loads (tests/unit/file_race.h).
 $(BUILD)/tests/test_loader $(BUILD)/tests/test_pvh $(BUILD)/tests/test_bzimage: LDFLAGS += -Wl,--wrap=pread
 
+# The vsock test programs of the Linux tests (tests/linux/vsock), static:
+# the initramfs has no libc, the vmhost no compiler.
+$(BUILD)/linux/vsock-%: tests/linux/vsock/%.c tests/linux/vsock/common.h
+	@mkdir -p $(dir $@)
+	$(Q)gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
+
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 

@@ -220,3 +220,7 @@ fi
 
 # The virtio devices (virtio-blk, virtio-rng) with both kernels: see virtio.sh.
 [ -f virtio.sh ] && . ./virtio.sh
+# virtio-net on a tap with link-local addresses: see net.sh.
+[ -f net.sh ] && . ./net.sh
+# virtio-vsock with Firecracker's host sockets: see vsock.sh.
+[ -f vsock.sh ] && . ./vsock.sh

@@ -2,7 +2,7 @@
 # Build a small busybox initramfs for a Linux GUEST of minivmm (or QEMU): its /init
 # prints MINIVMM-GUEST-INIT-OK, cmdline/cpus/memtotal, then acts on guest_test=
 # (or switches to root=/dev/vdX).
-# Usage: mkinitrd.sh OUT.cpio.gz [--init FILE] [--modules-from DIR]... [--modules LIST]
+# Usage: mkinitrd.sh OUT.cpio.gz [--init FILE] [--modules-from DIR]... [--modules LIST] [--file SRC:DEST]...
 #   --init FILE          FILE replaces the default /init (kept as /init.default)
 #   --modules-from DIR   DIR is an unpacked Debian kernel package (DIR/lib/modules/KVER),
 #                        or `generic` / `cloud` for fetch.sh's two kernels; repeatable,
@@ -12,7 +12,8 @@
 #                        /lib/modules/KVER/NAME.ko (decompressed) with a load-order file;
 #                        /init insmods those of `uname -r` before anything else.
 #   --modules LIST       roots of that closure (default: "virtio_mmio virtio_blk
-#                        virtio_rng ext4"); names as in depends= (- or _ alike)
+#                        virtio_rng virtio_net ext4"); names as in depends= (- or _ alike)
+#   --file SRC:DEST      copy SRC into the image as DEST (executable); repeatable
 # Without --modules-from the image has no modules (as before).
 set -euo pipefail
 
@@ -23,12 +24,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 usage() { sed -n 5,5p "$0" | sed 's/^# Usage: /usage: /' >&2; exit 2; }
 die() { echo "mkinitrd.sh: $*" >&2; exit 1; }
 
-out="" init_file="" mod_roots=() mod_list="virtio_mmio virtio_blk virtio_rng ext4"
+out="" init_file="" mod_roots=() files=() mod_list="virtio_mmio virtio_blk virtio_rng virtio_net ext4"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --init) init_file="${2:?--init needs a FILE}"; shift 2 ;;
         --modules-from) mod_roots+=("${2:?--modules-from needs a DIR}"); shift 2 ;;
         --modules) mod_list="${2:?--modules needs a LIST}"; shift 2 ;;
+        --file) files+=("${2:?--file needs SRC:DEST}"); shift 2 ;;
         -*) usage ;;
         *) out="$1"; shift ;;
     esac
@@ -44,6 +46,11 @@ for f in $("$VMHOST_BUSYBOX" --list-full); do
     [[ -e "$stage/$f" ]] || ln -s /bin/busybox "$stage/$f"
 done
 mknod "$stage/dev/console" c 5 1 2>/dev/null || true
+for f in "${files[@]+"${files[@]}"}"; do
+    mkdir -p "$stage/$(dirname "${f#*:}")"
+    cp "${f%%:*}" "$stage/${f#*:}"
+    chmod 755 "$stage/${f#*:}"
+done
 
 # ---- kernel modules ---------------------------------------------------------
 # modname FILE: module name of a .ko[.xz|.zst|.gz] path (dashes as underscores).
@@ -167,6 +174,14 @@ for r in "${mod_roots[@]+"${mod_roots[@]}"}"; do add_modules "$r"; done
 #   mq        the number of blk-mq queues of /dev/vda
 #   durable   write + sync durable.bin, print its sum, sleep (for a SIGKILL)
 #   rng       hw_random's rng_current and 64 bytes read from /dev/hwrng
+#   vsock     the vsockbg=A,B,C words run "/bin/vsock-guest A B C" in the
+#             background, the vsock= words in the foreground, in order;
+#             each line it prints as MINIVMM-VSOCK-OK LINE
+#   net       net_if=MAC,ADDR/PREFIX,PEER (one per interface): bring the
+#             interface with that MAC up with ADDR, ping PEER (and with
+#             MTU > 1500 a ping of MTU - 28 bytes); net_tcp=HOST: 64 MiB
+#             (net_mb=N) to HOST:5001 and from HOST:5002 with busybox nc,
+#             the SHA-256 of each printed
 #   shell, reboot, poweroff (as before)
 # root=/dev/vdX on the command line: mount it and switch_root to its /sbin/init
 # (any other root= is ignored, as before).
@@ -356,6 +371,75 @@ case "$mode" in
             virtio_rng*) [ "$n" = 64 ] && okm "current=$cur bytes=$n" || fail "current=$cur bytes=$n" ;;
             *) fail "current=$cur bytes=$n" ;;
         esac
+        poweroff -f ;;
+    net)
+        M=NET
+        ifs= tcp= mb=64
+        for w in $(cat /proc/cmdline); do
+            case "$w" in
+                net_if=*) ifs="$ifs ${w#net_if=}" ;;
+                net_tcp=*) tcp="${w#net_tcp=}" ;;
+                net_mb=*) mb="${w#net_mb=}" ;;
+            esac
+        done
+        ip link set lo up
+        for spec in $ifs; do
+            mac=${spec%%,*} rest=${spec#*,}
+            addr=${rest%%,*} peer=${rest#*,}
+            dev= i=0
+            while [ -z "$dev" ] && [ $i -lt 50 ]; do
+                for d in /sys/class/net/*; do
+                    [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
+                done
+                [ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
+            done
+            [ -n "$dev" ] || { fail "no interface with MAC $mac"; continue; }
+            ip addr add "$addr" dev "$dev" && ip link set "$dev" up
+            mtu=$(cat "/sys/class/net/$dev/mtu")
+            okm "$dev mac=$mac mtu=$mtu driver=$(basename "$(readlink "/sys/class/net/$dev/device/driver")")"
+            if ping -c 3 -w 30 "$peer" >/dev/null 2>&1; then okm "$dev ping $peer"; else fail "$dev ping $peer"; fi
+            if [ "$mtu" -gt 1500 ]; then
+                s=$((mtu - 28))
+                if ping -c 2 -w 30 -s $s "$peer" >/dev/null 2>&1; then okm "$dev ping $peer size $s"; else fail "$dev ping $peer size $s"; fi
+            fi
+        done
+        if [ -n "$tcp" ]; then
+            mount -t tmpfs tmp /tmp
+            # 1 MiB of random bytes mb times: no disk, little memory.
+            dd if=/dev/urandom of=/tmp/r bs=1048576 count=1 2>/dev/null
+            mkfifo /tmp/f /tmp/g
+            sha256sum </tmp/f >/tmp/sum &
+            i=0
+            while [ $i -lt "$mb" ]; do cat /tmp/r; i=$((i + 1)); done | tee /tmp/f | nc "$tcp" 5001
+            wait
+            okm "sent $((mb * 1048576)) sha256=$(cut -d' ' -f1 /tmp/sum)"
+            # nc reads the console meanwhile: no end of input, so it
+            # does not half-close before the host has sent everything.
+            wc -c </tmp/g >/tmp/n &
+            s=$(nc "$tcp" 5002 | tee /tmp/g | sha256sum | cut -d' ' -f1)
+            wait
+            okm "received $(cat /tmp/n) sha256=$s"
+        fi
+        poweroff -f ;;
+    vsock)
+        M=VSOCK
+        vsock_run() {
+            { /bin/vsock-guest "$@" 2>&1; echo "vsock-status $?"; } |
+                while read -r l; do
+                    case "$l" in
+                        "vsock-status 0") ;;
+                        "vsock-status "*) fail "$*: status ${l#vsock-status }" ;;
+                        *) okm "$l" ;;
+                    esac
+                done
+        }
+        [ -e /dev/vsock ] || fail "no /dev/vsock"
+        for w in $(cat /proc/cmdline); do
+            case "$w" in
+                vsockbg=*) vsock_run $(echo "${w#vsockbg=}" | tr , ' ') & ;;
+                vsock=*) vsock_run $(echo "${w#vsock=}" | tr , ' ') ;;
+            esac
+        done
         poweroff -f ;;
     *) poweroff -f ;;
 esac
