@@ -47,34 +47,6 @@ _Static_assert(offsetof(struct virtio_blk_config, unused1) + 3 ==
 
 /* ---- parsing ---- */
 
-/* Copies @len bytes from byte @off of the chain's device-readable part
- * into @dst; returns how many there were. */
-static uint64_t chain_gather(const struct virtq_chain *c, uint64_t off,
-			     void *dst, uint64_t len)
-{
-	uint8_t *d = dst;
-	uint64_t got = 0;
-
-	for (unsigned i = 0; i < c->nr_out && got < len; i++) {
-		const struct virtq_buf *b = &c->buf[i];
-		uint64_t n;
-
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		n = b->len - off < len - got ? b->len - off : len - got;
-		memcpy(d + got, (uint8_t *)b->host + off, n);
-		got += n;
-		off = 0;
-	}
-	/* The guest may rewrite its buffers meanwhile: only the copy
-	 * counts, and the compiler must not read guest memory again in its
-	 * place. */
-	__asm__ __volatile__("" ::: "memory");
-	return got;
-}
-
 /* Appends @len bytes of buffers [@first, @end), from byte @skip on, to
  * @r's iovecs. */
 static void chain_iov(const struct virtq_chain *c, unsigned first, unsigned end,
@@ -120,7 +92,7 @@ static int blk_parse_dwz(const struct virtq_chain *c, uint64_t capacity,
 		return VIRTIO_BLK_S_IOERR;
 	if (c->out_len - VIRTIO_BLK_HDR_SIZE > VIRTIO_BLK_DWZ_SEG_SIZE)
 		return VIRTIO_BLK_S_UNSUPP;
-	if (chain_gather(c, VIRTIO_BLK_HDR_SIZE, seg, sizeof(seg)) <
+	if (virtq_chain_read(c, VIRTIO_BLK_HDR_SIZE, seg, sizeof(seg)) <
 	    sizeof(seg))
 		return VIRTIO_BLK_S_IOERR;
 	memcpy(&sector, seg, 8);
@@ -174,7 +146,7 @@ int blk_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 
 	/* The header may be split across readable buffers, but must be
 	 * there whole. */
-	if (chain_gather(c, 0, hdr, sizeof(hdr)) < sizeof(hdr))
+	if (virtq_chain_read(c, 0, hdr, sizeof(hdr)) < sizeof(hdr))
 		return VIRTIO_BLK_S_IOERR;
 	memcpy(&type, hdr, 4);
 	memcpy(&sector, hdr + 8, 8);

@@ -297,26 +297,6 @@ unsigned net_hdr_size(uint64_t features)
 		       : VIRTIO_NET_HDR_LEGACY_SIZE;
 }
 
-/* Copies the first @len bytes of the chain's device-readable part. */
-static uint32_t chain_gather(const struct virtq_chain *c, void *dst,
-			     uint32_t len)
-{
-	uint8_t *d = dst;
-	uint32_t got = 0;
-
-	for (unsigned i = 0; i < c->nr_out && got < len; i++) {
-		uint32_t n = c->buf[i].len < len - got ? c->buf[i].len
-						       : len - got;
-
-		memcpy(d + got, c->buf[i].host, n);
-		got += n;
-	}
-	/* Only the copy counts: the guest may rewrite its buffers, and the
-	 * compiler must not read guest memory again in its place. */
-	__asm__ __volatile__("" ::: "memory");
-	return got;
-}
-
 /* Whether the guest's GSO type is one we take from it. */
 static bool tx_gso_ok(uint8_t gso, uint64_t features)
 {
@@ -352,7 +332,7 @@ enum net_drop net_tx_parse(const struct virtq_chain *c, uint64_t features,
 		return NET_DROP_TX_HEADER;
 	len = c->out_len - hs;
 	memset(h, 0, sizeof(t->hdr));
-	chain_gather(c, h, hs);
+	virtq_chain_read(c, 0, h, hs);
 	hdr_len = get16(h + 2);
 	gso_size = get16(h + 4);
 	csum_start = get16(h + 6);

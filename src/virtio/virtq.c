@@ -409,3 +409,29 @@ bool virtq_has_work(struct virtq *q)
 	return ring_load16(q->avail + RING_IDX, __ATOMIC_ACQUIRE) !=
 	       q->last_avail;
 }
+
+uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst,
+			  uint64_t len)
+{
+	uint8_t *d = dst;
+	uint64_t got = 0;
+
+	for (unsigned i = 0; i < c->nr_out && got < len; i++) {
+		const struct virtq_buf *b = &c->buf[i];
+		uint64_t n;
+
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		n = b->len - off < len - got ? b->len - off : len - got;
+		memcpy(d + got, (uint8_t *)b->host + off, n);
+		got += n;
+		off = 0;
+	}
+	/* The guest may rewrite its buffers meanwhile: only the copy
+	 * counts, and the compiler must not read guest memory again in its
+	 * place. */
+	__asm__ __volatile__("" ::: "memory");
+	return got;
+}

@@ -140,4 +140,10 @@ void virtq_disable_notify(struct virtq *q);
  * (false for a broken queue). */
 bool virtq_has_work(struct virtq *q);
 
+/* Copies @len bytes from byte @off of @c's device-readable buffers into
+ * @dst, once (a device parses a request header from the copy, never from
+ * guest memory the guest may rewrite); returns how many there were. */
+uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst,
+			  uint64_t len);
+
 #endif

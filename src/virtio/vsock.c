@@ -248,34 +248,6 @@ void vsock_hdr_encode(const struct vsock_hdr *h,
 	put_le(out + 40, h->fwd_cnt, 4);
 }
 
-/* Copies @len bytes from byte @off of the chain's device-readable part
- * into @dst; returns how many there were. */
-static uint64_t chain_gather(const struct virtq_chain *c, uint64_t off,
-			     void *dst, uint64_t len)
-{
-	uint8_t *d = dst;
-	uint64_t got = 0;
-
-	for (unsigned i = 0; i < c->nr_out && got < len; i++) {
-		const struct virtq_buf *b = &c->buf[i];
-		uint64_t n;
-
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		n = b->len - off < len - got ? b->len - off : len - got;
-		memcpy(d + got, (uint8_t *)b->host + off, n);
-		got += n;
-		off = 0;
-	}
-	/* The guest may rewrite its buffers meanwhile: only the copy
-	 * counts, and the compiler must not read guest memory again in its
-	 * place. */
-	__asm__ __volatile__("" ::: "memory");
-	return got;
-}
-
 /* Up to @len bytes of buffers from byte @off of the chain's readable
  * (@writable false) or writable part, as iovecs; returns how many. */
 static unsigned chain_iov(const struct virtq_chain *c, bool writable,
@@ -309,7 +281,7 @@ enum vsock_verdict vsock_pkt_parse(const struct virtq_chain *c,
 	enum vsock_verdict bad = VSOCK_PKT_RST;
 
 	memset(h, 0, sizeof(*h));
-	if (chain_gather(c, 0, raw, sizeof(raw)) < sizeof(raw))
+	if (virtq_chain_read(c, 0, raw, sizeof(raw)) < sizeof(raw))
 		return VSOCK_PKT_DROP; /* no flow to answer */
 	vsock_hdr_decode(raw, h);
 	/* 5.10.6.4: the guest's packets come from guest_cid.  Anything else
@@ -912,10 +884,10 @@ static bool conn_write(struct virtio_vsock *v, struct vsock_conn *c,
 		first = VSOCK_BUF_ALLOC - tail;
 		if (first > len - done)
 			first = len - done;
-		chain_gather(ch, VIRTIO_VSOCK_HDR_SIZE + done, c->buf + tail,
-			     first);
-		chain_gather(ch, VIRTIO_VSOCK_HDR_SIZE + done + first, c->buf,
-			     len - done - first);
+		virtq_chain_read(ch, VIRTIO_VSOCK_HDR_SIZE + done,
+				 c->buf + tail, first);
+		virtq_chain_read(ch, VIRTIO_VSOCK_HDR_SIZE + done + first,
+				 c->buf, len - done - first);
 		c->buf_len += len - done;
 		stat_buffered(v, len - done);
 	}

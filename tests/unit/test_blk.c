@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "virtio/blk.h"
+#include "fake_virtio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,50 +35,6 @@
 
 #define CAP 2048 /* sectors of the disks: 1 MiB */
 
-/* ---- the fake transport ---- */
-
-struct virtio_dev {
-	void *priv;
-	struct virtq *q[VIRTIO_MAX_QUEUES];
-	unsigned notified[VIRTIO_MAX_QUEUES];
-	unsigned needs_reset;
-	int fd;
-	void (*ready)(struct virtio_dev *vd, int fd);
-};
-
-void *virtio_dev_priv(struct virtio_dev *vd)
-{
-	return vd->priv;
-}
-
-struct virtq *virtio_dev_queue(struct virtio_dev *vd, unsigned q)
-{
-	return q < VIRTIO_MAX_QUEUES ? vd->q[q] : NULL;
-}
-
-void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
-{
-	vd->notified[q]++;
-}
-
-void virtio_dev_needs_reset(struct virtio_dev *vd)
-{
-	vd->needs_reset++;
-}
-
-void virtio_dev_config_changed(struct virtio_dev *vd)
-{
-	(void)vd;
-}
-
-int virtio_dev_add_fd(struct virtio_dev *vd, int fd,
-		      void (*ready)(struct virtio_dev *vd, int fd))
-{
-	vd->fd = fd;
-	vd->ready = ready;
-	return 0;
-}
-
 /* ---- the fake driver ---- */
 
 struct fx {
@@ -98,7 +55,7 @@ static int setup(void **state)
 
 	if (!f || mem_init(&f->m, RAM))
 		return -1;
-	f->vd.fd = -1;
+	f->vd.nr_fds = 0;
 	*state = f;
 	return 0;
 }
@@ -646,9 +603,9 @@ static const struct virtio_device_ops *start(struct fx *f, const char *extra,
 	const struct virtio_device_ops *ops = virtio_blk_get_ops(b);
 
 	f->vd.priv = b;
-	f->vd.fd = -1;
+	f->vd.nr_fds = 0;
 	assert_int_equal(ops->init(&f->vd), 0);
-	assert_true((f->vd.fd >= 0) == !strstr(extra, "io=sync"));
+	assert_true((f->vd.nr_fds > 0) == !strstr(extra, "io=sync"));
 	qinit(f, qsize);
 	f->vd.q[0] = &f->q;
 	assert_int_equal(ops->activate(&f->vd, features), 0);
@@ -665,11 +622,11 @@ static void serve(struct fx *f, const struct virtio_device_ops *ops, uint16_t n)
 {
 	ops->queue_notify(&f->vd, 0);
 	while (used_idx(f) != n) {
-		struct pollfd p = {.fd = f->vd.fd, .events = POLLIN};
+		struct pollfd p = {.fd = f->vd.fd[0], .events = POLLIN};
 
-		assert_true(f->vd.fd >= 0);
+		assert_true(f->vd.nr_fds > 0);
 		assert_int_equal(poll(&p, 1, 5000), 1);
-		f->vd.ready(&f->vd, f->vd.fd);
+		f->vd.ready[0](&f->vd, f->vd.fd[0]);
 	}
 }
 
@@ -928,8 +885,8 @@ static void test_device_reset(void **state)
 	ops->reset(&f->vd);
 	assert_int_equal(d->inflight, 0);
 	assert_int_equal(used_idx(f), used);
-	if (f->vd.fd >= 0)
-		f->vd.ready(&f->vd, f->vd.fd);
+	if (f->vd.nr_fds > 0)
+		f->vd.ready[0](&f->vd, f->vd.fd[0]);
 	assert_int_equal(used_idx(f), used);
 	/* Activated again, it serves. */
 	qinit(f, 64);

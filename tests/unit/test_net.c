@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "virtio/net.h"
+#include "fake_virtio.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,66 +44,6 @@
 #define F(n) (1ull << (n))
 #define V1 F(VIRTIO_F_VERSION_1)
 #define MRG F(VIRTIO_NET_F_MRG_RXBUF)
-
-/* ---- the fake transport ---- */
-
-struct virtio_dev {
-	void *priv;
-	struct virtq *q[VIRTIO_MAX_QUEUES];
-	unsigned notified[VIRTIO_MAX_QUEUES];
-	unsigned needs_reset;
-	int fd[4];
-	bool on[4];
-	void (*ready[4])(struct virtio_dev *vd, int fd);
-	unsigned nr_fds;
-};
-
-void *virtio_dev_priv(struct virtio_dev *vd)
-{
-	return vd->priv;
-}
-
-struct virtq *virtio_dev_queue(struct virtio_dev *vd, unsigned q)
-{
-	return q < VIRTIO_MAX_QUEUES ? vd->q[q] : NULL;
-}
-
-void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
-{
-	vd->notified[q]++;
-}
-
-void virtio_dev_needs_reset(struct virtio_dev *vd)
-{
-	vd->needs_reset++;
-}
-
-void virtio_dev_config_changed(struct virtio_dev *vd)
-{
-	(void)vd;
-}
-
-int virtio_dev_add_fd(struct virtio_dev *vd, int fd,
-		      void (*ready)(struct virtio_dev *vd, int fd))
-{
-	if (vd->nr_fds == 4)
-		return -ENOSPC;
-	vd->fd[vd->nr_fds] = fd;
-	vd->on[vd->nr_fds] = true;
-	vd->ready[vd->nr_fds++] = ready;
-	return 0;
-}
-
-int virtio_dev_watch_fd(struct virtio_dev *vd, int fd, bool on)
-{
-	for (unsigned i = 0; i < vd->nr_fds; i++) {
-		if (vd->fd[i] == fd) {
-			vd->on[i] = on;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
 
 /* ---- the fake driver ---- */
 
@@ -1470,6 +1411,24 @@ static void test_tap(void **state)
 
 		virtio_net_config_read(f->n, 10, &mtu, 2);
 		assert_int_equal(mtu, 9000);
+	}
+
+	/* The tap's carrier came on when the device opened it, but the
+	 * kernel applies that (linkwatch) up to a second later; until then
+	 * its answers are dropped.  Wait for IFF_RUNNING (oper up). */
+	for (int tries = 0; tries < 500; tries++) {
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct ifreq ifr = {0};
+		bool running = false;
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "mvtest0");
+		if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0)
+			running = ifr.ifr_flags & IFF_RUNNING;
+		if (s >= 0)
+			close(s);
+		if (running)
+			break;
+		usleep(10 * 1000);
 	}
 
 	/* The guest asks who has 169.254.0.1; the kernel answers. */

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "virtio/vsock.h"
+#include "fake_virtio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,58 +48,6 @@
 
 #define CID 3
 #define HDR VIRTIO_VSOCK_HDR_SIZE
-
-/* ---- the fake transport ---- */
-
-struct virtio_dev {
-	void *priv;
-	struct virtq *q[VIRTIO_MAX_QUEUES];
-	unsigned notified[VIRTIO_MAX_QUEUES];
-	unsigned needs_reset;
-	int fd;
-	void (*ready)(struct virtio_dev *vd, int fd);
-};
-
-void *virtio_dev_priv(struct virtio_dev *vd)
-{
-	return vd->priv;
-}
-
-struct virtq *virtio_dev_queue(struct virtio_dev *vd, unsigned q)
-{
-	return q < VIRTIO_MAX_QUEUES ? vd->q[q] : NULL;
-}
-
-void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
-{
-	vd->notified[q]++;
-}
-
-void virtio_dev_needs_reset(struct virtio_dev *vd)
-{
-	vd->needs_reset++;
-}
-
-void virtio_dev_config_changed(struct virtio_dev *vd)
-{
-	(void)vd;
-}
-
-int virtio_dev_add_fd(struct virtio_dev *vd, int fd,
-		      void (*ready)(struct virtio_dev *vd, int fd))
-{
-	vd->fd = fd;
-	vd->ready = ready;
-	return 0;
-}
-
-int virtio_dev_watch_fd(struct virtio_dev *vd, int fd, bool on)
-{
-	(void)vd;
-	(void)fd;
-	(void)on;
-	return 0;
-}
 
 /* ---- the fake driver ---- */
 
@@ -203,10 +152,10 @@ static void rx_post(struct fx *f, unsigned n)
 /* Polls the device's epoll fd for up to @ms and runs what is ready. */
 static void run(struct fx *f, int ms)
 {
-	struct pollfd p = {.fd = f->vd.fd, .events = POLLIN};
+	struct pollfd p = {.fd = f->vd.fd[0], .events = POLLIN};
 
 	while (poll(&p, 1, ms) == 1) {
-		f->vd.ready(&f->vd, f->vd.fd);
+		f->vd.ready[0](&f->vd, f->vd.fd[0]);
 		ms = 0;
 	}
 }
@@ -215,11 +164,11 @@ static void run(struct fx *f, int ms)
  * rounds (no busy loop, whatever the guest's credit). */
 static void quiet(struct fx *f)
 {
-	struct pollfd p = {.fd = f->vd.fd, .events = POLLIN};
+	struct pollfd p = {.fd = f->vd.fd[0], .events = POLLIN};
 	unsigned i;
 
 	for (i = 0; i < 50 && poll(&p, 1, 20) == 1; i++)
-		f->vd.ready(&f->vd, f->vd.fd);
+		f->vd.ready[0](&f->vd, f->vd.fd[0]);
 	assert_true(i < 50);
 }
 
@@ -486,8 +435,8 @@ static int setup(void **state)
 		return -1;
 	f->ops = virtio_vsock_get_ops(f->v);
 	f->vd.priv = f->v;
-	f->vd.fd = -1;
-	if (f->ops->init(&f->vd) || f->vd.fd < 0)
+	f->vd.nr_fds = 0;
+	if (f->ops->init(&f->vd) || !f->vd.nr_fds)
 		return -1;
 	f->rx_len = HDR + 4096;
 	f->rx_repost = true;
