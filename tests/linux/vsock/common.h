@@ -174,7 +174,10 @@ static int do_recvclose(int fd, uint64_t n)
 	uint64_t got = 0;
 
 	while (got < n) {
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		/* Never past @n: a packet may end anywhere. */
+		size_t want = n - got < sizeof(buf) ? (size_t)(n - got)
+						    : sizeof(buf);
+		ssize_t r = recv(fd, buf, want, 0);
 
 		if (r < 0 && errno == EINTR)
 			continue;
