@@ -26,7 +26,7 @@
 
 /* SIGINT, SIGTERM and SIGHUP end minivmm with 128+N.  Blocked in every
  * thread (threads inherit the mask) and read from a signalfd: by vm_run's
- * main loop while a VM runs, by main_signal_pending() otherwise. */
+ * main loop while a VM runs, by vm_take_stop_signal() otherwise. */
 static int main_block_stop_signals(void)
 {
 	sigset_t set;
@@ -45,16 +45,6 @@ static int main_block_stop_signals(void)
 	 * console's writer, not a death by SIGPIPE with the tty left raw. */
 	signal(SIGPIPE, SIG_IGN);
 	return fd;
-}
-
-/* A stop signal that came while no VM ran: its number, or 0. */
-static int main_signal_pending(int sig_fd)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-		return (int)si.ssi_signo;
-	return 0;
 }
 
 /* The platform's options against the guest; opens --serial file:PATH once
@@ -89,7 +79,6 @@ static int main_check_platform(struct config *cfg, const struct boot_image *img)
 static int run_once(struct config *cfg, const struct boot_image *img,
 		    bool *restart, bool *pvm_note)
 {
-	struct platform_desc pd;
 	struct boot_entry entry;
 	struct vm vm;
 	uint64_t t;
@@ -100,13 +89,12 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 	if (status)
 		return status;
 	t = time_now_ns();
-	vm_platform_desc(&vm, &pd);
-	status = boot_image_load(img, &vm.mem, &pd, &entry);
+	status = boot_image_load(img, &vm.mem, &vm.platform, &entry);
 	vm.load_ns = time_now_ns() - t;
 	if (!status)
 		status = vm_set_entry(&vm, &entry);
 	/* A signal while loading: do not start the guest at all. */
-	sig = status ? 0 : main_signal_pending(cfg->vm.signal_fd);
+	sig = status ? 0 : vm_take_stop_signal(cfg->vm.signal_fd);
 	if (sig) {
 		status = VM_STATUS_SIGNAL + sig;
 	} else if (!status) {
@@ -179,7 +167,7 @@ int main(int argc, char **argv)
 			cfg.vm.console = &console;
 	}
 	do {
-		sig = main_signal_pending(sig_fd);
+		sig = vm_take_stop_signal(sig_fd);
 		if (sig) {
 			status = VM_STATUS_SIGNAL + sig;
 			break;

@@ -3,6 +3,7 @@
 #include "vm.h"
 #include "dev/dev.h"
 #include "err.h"
+#include "host/output.h"
 #include "trace.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -43,29 +44,31 @@ static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 			 void *priv, void (*destroy)(void *priv),
 			 const char *id)
 {
-	unsigned slot = vm->nr_virtio;
-	struct vm_virtio *v = &vm->virtio[slot];
 	struct virtio_mmio_ctx ctx = {
 		.mem = &vm->mem,
 		.vm_fd = vm->fd,
-		.base = platform_virtio_base(slot),
 		.gsi = -1,
 		.ioeventfd = kvm_check_cap(&vm->kvm, KVM_CAP_IOEVENTFD) > 0,
-		.id = v->id,
 	};
+	struct vm_virtio *v;
+	unsigned slot;
 	int ret;
 
-	if (slot == PLATFORM_VIRTIO_SLOTS) {
+	/* The slot, its window and its GSI as the firmware tables will
+	 * describe them. */
+	ret = platform_add_virtio(&vm->platform, &slot);
+	if (ret) {
 		if (destroy)
 			destroy(priv);
-		return err_set(-ENOSPC,
-			       "too many virtio devices: minivmm has %u slots",
-			       PLATFORM_VIRTIO_SLOTS);
+		return ret;
 	}
+	v = &vm->virtio[slot];
+	ctx.base = vm->platform.virtio[slot].base;
+	ctx.id = v->id;
 	/* Raw guests on the bare platform have no interrupt controller:
 	 * the same devices, and they poll the used rings. */
 	if (vm->opt.platform == VM_PLATFORM_PC) {
-		ctx.gsi = (int)platform_virtio_gsi(slot);
+		ctx.gsi = (int)vm->platform.virtio[slot].gsi;
 		ctx.irqfd = kvm_check_cap(&vm->kvm, KVM_CAP_IRQFD) > 0;
 	}
 	snprintf(v->id, sizeof(v->id), "%s", id);
@@ -79,6 +82,7 @@ static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 		if (destroy)
 			destroy(priv);
 		*v = (struct vm_virtio){0};
+		vm->platform.nr_virtio--;
 		return ret;
 	}
 	vm->nr_virtio++;
@@ -142,15 +146,23 @@ static int vm_create_virtio(struct vm *vm)
 	return ret;
 }
 
-void vm_platform_desc(const struct vm *vm, struct platform_desc *pd)
+/* The one policy for guest console output (COM1, port 0xE9): a reader that
+ * went away (minivmm ... | head) ends the VM as SIGPIPE would have ended
+ * minivmm, but cleanly; other errors (a full disk) drop the output. */
+void vm_console_write(struct vm *vm, int fd, const void *buf, size_t len)
 {
-	unsigned slot;
+	if (output_write(fd, buf, len, &vm->stopping) == -EPIPE)
+		vm_stop(vm, VM_STATUS_SIGNAL + SIGPIPE,
+			"the console's output was closed (EPIPE)");
+}
 
-	memset(pd, 0, sizeof(*pd));
-	pd->nr_vcpus = vm->nr_vcpus;
-	/* Cannot fail: vm_add_virtio kept to the slots there are. */
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		platform_add_virtio(pd, &slot);
+int vm_take_stop_signal(int sig_fd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+		return (int)si.ssi_signo;
+	return 0;
 }
 
 int vm_create(struct vm *vm, const struct vm_options *opt)
@@ -239,6 +251,7 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 				goto fail;
 		}
 	}
+	vm->platform.nr_vcpus = vm->nr_vcpus;
 	return 0;
 
 fail:
@@ -335,7 +348,6 @@ static void vm_wait(struct vm *vm)
 	int sig_fd = vm->opt.signal_fd;
 
 	while (!__atomic_load_n(&vm->stop_done, __ATOMIC_ACQUIRE)) {
-		struct signalfd_siginfo si;
 		unsigned n = 2;
 
 		fds[0] = (struct pollfd){.fd = vm->stop_fd, .events = POLLIN};
@@ -351,8 +363,7 @@ static void vm_wait(struct vm *vm)
 		if (poll(fds, n, -1) < 0)
 			continue;
 		if ((fds[1].revents & POLLIN) &&
-		    read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-			vm->signal = (int)si.ssi_signo;
+		    (vm->signal = vm_take_stop_signal(sig_fd))) {
 			vm_stop(vm, VM_STATUS_SIGNAL + vm->signal,
 				"a signal to minivmm");
 		}

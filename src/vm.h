@@ -98,6 +98,9 @@ struct vm {
 	unsigned nr_events;
 	struct vm_virtio virtio[PLATFORM_VIRTIO_SLOTS];
 	unsigned nr_virtio;
+	/* What the firmware tables describe: the vCPUs and the virtio slots
+	 * (filled as the devices are added). */
+	struct platform_desc platform;
 
 	int stop_fd;	   /* eventfd: readable once the VM is stopping */
 	int stopping;	   /* atomic flag, set once: by vm_stop's winner */
@@ -131,8 +134,12 @@ bool vm_is_stopping(struct vm *vm);
 void vm_request_reset(struct vm *vm, const char *why);
 /* After vm_run: the guest's reboot ended the VM and no stop signal came. */
 bool vm_restart_wanted(const struct vm *vm);
-/* What the firmware tables describe: the vCPUs and the virtio slots. */
-void vm_platform_desc(const struct vm *vm, struct platform_desc *pd);
+/* Guest console output (COM1, port 0xE9) to @fd; a closed reader (EPIPE)
+ * stops the VM with 128 + SIGPIPE, other errors drop the bytes. */
+void vm_console_write(struct vm *vm, int fd, const void *buf, size_t len);
+/* Reads one stop signal from @sig_fd (non-blocking or known readable): its
+ * number, or 0 if none was pending. */
+int vm_take_stop_signal(int sig_fd);
 /* Watches @fd from the main thread while the VM runs (enabled at first). */
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
 		 void *opaque, struct vm_event **ev);

@@ -1,11 +1,8 @@
 /* Port 0xE9 debug console (the Bochs and QEMU convention): every byte the
  * guest writes goes to stdout; a read returns 0xE9 so a guest can probe it. */
 #include "dev.h"
-#include "../host/output.h"
 #include "../vm.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <unistd.h>
 
 static void debugcon_io(void *opaque, uint64_t offset, uint8_t *data,
@@ -20,11 +17,8 @@ static void debugcon_io(void *opaque, uint64_t offset, uint8_t *data,
 		return;
 	}
 	/* A wider write sends its low byte, like an 8-bit port would.  One
-	 * write each, unbuffered: output and exits stay in order, and a
-	 * reader that left ends the VM as for COM1. */
-	if (output_write(STDOUT_FILENO, data, 1, &vm->stopping) == -EPIPE)
-		vm_stop(vm, VM_STATUS_SIGNAL + SIGPIPE,
-			"the debug console's output was closed (EPIPE)");
+	 * write each, unbuffered: output and exits stay in order. */
+	vm_console_write(vm, STDOUT_FILENO, data, 1);
 }
 
 int dev_debugcon_create(struct vm *vm)

@@ -5,12 +5,10 @@
 #include "legacy.h"
 #include "serial.h"
 #include "../err.h"
-#include "../host/output.h"
 #include "../host/term.h"
 #include "../vm.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,12 +119,7 @@ static void pc_serial_write(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc_devices *d = opaque;
 
-	/* The console's reader went away (minivmm ... | head): end the VM
-	 * as SIGPIPE would have ended minivmm, but cleanly.  Other errors
-	 * (a full disk) drop the output; the guest cannot act on them. */
-	if (output_write(d->out_fd, buf, len, &d->vm->stopping) == -EPIPE)
-		vm_stop(d->vm, VM_STATUS_SIGNAL + SIGPIPE,
-			"the console's output was closed (EPIPE)");
+	vm_console_write(d->vm, d->out_fd, buf, len);
 }
 
 static int pc_console_setup(struct pc_devices *d)
