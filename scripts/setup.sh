@@ -15,6 +15,7 @@ PACKAGES=(
 	busybox-static    # init of the vmhost and of test guests
 	cpio xz-utils zstd lz4 # initramfs building, kernel unpacking
 	e2fsprogs         # mkfs.ext4 -d: virtio-blk test disk images
+	iproute2          # ip netns/tuntap: the virtio-net tests
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
