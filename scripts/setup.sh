@@ -9,6 +9,9 @@ PACKAGES=(
 	libclang-rt-14-dev # clang's sanitizer and fuzzer runtimes
 	libcmocka-dev     # unit-test framework
 	liburing-dev      # virtio-blk's I/O engine
+	libseccomp-dev    # the seccomp sandbox's filters
+	libmicrohttpd-dev # HTTP server of the Firecracker-compatible API
+	libjansson-dev    # JSON of the API and its config file
 	clang-format      # style check
 	util-linux        # setpriv, for the permission test
 	qemu-system-x86   # the vmhost for Linux guest tests
@@ -16,6 +19,7 @@ PACKAGES=(
 	cpio xz-utils zstd lz4 # initramfs building, kernel unpacking
 	e2fsprogs         # mkfs.ext4 -d: virtio-blk test disk images
 	iproute2          # ip netns/tuntap: the virtio-net tests
+	curl socat        # API conformance tests; vsock examples
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

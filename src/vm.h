@@ -60,6 +60,7 @@ struct vm_options {
 	const struct net_options *nets; /* --net, in order: eth0, eth1... */
 	unsigned nr_nets;
 	const struct vsock_options *vsock; /* --vsock, or NULL */
+	bool no_seccomp; /* --no-seccomp: threads run without filters */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
