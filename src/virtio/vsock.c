@@ -74,6 +74,11 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define VSOCK_EVENTS 64	  /* epoll events taken at once */
 #define VSOCK_TICK_MS 250 /* the timer's period while something waits */
 #define VSOCK_NOFILE 4096 /* the open-file limit we ask for */
+/* Connection buffers kept for reuse once drained: a stream whose host
+ * reader keeps up only now and then fills and drains its buffer over and
+ * over, and a fresh 256 KiB allocation is an mmap, 64 page faults and an
+ * munmap each time.  At most this many (1 MiB) stay allocated unused. */
+#define VSOCK_BUF_CACHE 4
 #define TAG_LISTEN (1ull << 63)
 #define TAG_TIMER ((1ull << 63) | 1)
 
@@ -159,6 +164,9 @@ struct virtio_vsock {
 
 	struct vsock_hdr rst[VSOCK_RST_RING];
 	unsigned rst_head, rst_len;
+
+	uint8_t *buf_cache[VSOCK_BUF_CACHE]; /* drained buffers, for reuse */
+	unsigned nr_buf_cache;
 
 	struct vsock_stats st; /* atomic */
 	struct ratelimit rl;
@@ -599,7 +607,13 @@ static bool conn_register(struct virtio_vsock *v, struct vsock_conn *c,
 			  uint32_t events)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = conn_tag(c)};
+	int sndbuf = (int)VSOCK_BUF_ALLOC;
 
+	/* Room for a whole window of the guest's bytes in the socket where
+	 * the host can take it (the kernel caps it at net.core.wmem_max and
+	 * doubles it), so that less of a stream goes through our buffer, a
+	 * second copy.  A refusal only costs that copy. */
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (epoll_ctl(v->epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
 		vsock_log(v, "epoll_ctl", errno);
 		close(c->fd);
@@ -612,11 +626,27 @@ static bool conn_register(struct virtio_vsock *v, struct vsock_conn *c,
 }
 
 /* Drops what waits for the host program: it can take no more. */
+/* A connection buffer of VSOCK_BUF_ALLOC bytes: a cached one, or new. */
+static uint8_t *buf_get(struct virtio_vsock *v)
+{
+	if (v->nr_buf_cache)
+		return v->buf_cache[--v->nr_buf_cache];
+	return malloc(VSOCK_BUF_ALLOC);
+}
+
+static void buf_put(struct virtio_vsock *v, uint8_t *buf)
+{
+	if (buf && v->nr_buf_cache < VSOCK_BUF_CACHE)
+		v->buf_cache[v->nr_buf_cache++] = buf;
+	else
+		free(buf);
+}
+
 static void conn_drop_buf(struct virtio_vsock *v, struct vsock_conn *c)
 {
 	stat_sub(&v->st.buffered, c->buf_len);
 	c->fwd_cnt += c->buf_len;
-	free(c->buf);
+	buf_put(v, c->buf);
 	c->buf = NULL;
 	c->buf_head = c->buf_len = 0;
 	c->line_off = c->line_len;
@@ -820,7 +850,7 @@ static void conn_flush(struct virtio_vsock *v, struct vsock_conn *c)
 	}
 	if (!c->buf_len && c->buf) {
 		/* An idle connection keeps no buffer. */
-		free(c->buf);
+		buf_put(v, c->buf);
 		c->buf = NULL;
 		c->buf_head = 0;
 	}
@@ -870,7 +900,7 @@ static bool conn_write(struct virtio_vsock *v, struct vsock_conn *c,
 	}
 	if (done < len) {
 		if (!c->buf) {
-			c->buf = malloc(VSOCK_BUF_ALLOC);
+			c->buf = buf_get(v);
 			if (!c->buf) {
 				vsock_log(v, "connection buffer", ENOMEM);
 				conn_rst(v, c);
@@ -1643,6 +1673,8 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		close(v->timer_fd);
 	if (v->epfd >= 0)
 		close(v->epfd);
+	while (v->nr_buf_cache)
+		free(v->buf_cache[--v->nr_buf_cache]);
 	free(v->conns);
 	free(v);
 }
