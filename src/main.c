@@ -103,9 +103,11 @@ static int main_fc_boot(struct config *cfg, struct fc_vm *boot,
 }
 
 /* Waits for InstanceStart (or a stop signal), boots, and returns the
- * VM's status; a start that fails is answered 400 and waited for again. */
+ * VM's status.  A start that fails before the VM runs is answered 400 and
+ * waited for again, unless it came from --config-file (@once): then it
+ * ends minivmm, as Firecracker does. */
 static int main_fc_serve(struct config *cfg, struct api_server *s,
-			 struct fc_vm *boot)
+			 struct fc_vm *boot, bool once)
 {
 	struct launch_hooks h = {
 		.vm_ready = api_server_vm_ready,
@@ -119,6 +121,7 @@ static int main_fc_serve(struct config *cfg, struct api_server *s,
 			{.fd = api_server_start_fd(s), .events = POLLIN},
 			{.fd = cfg->vm.signal_fd, .events = POLLIN},
 		};
+		bool never_ran;
 		uint64_t v;
 		int sig;
 
@@ -135,16 +138,15 @@ static int main_fc_serve(struct config *cfg, struct api_server *s,
 		pthread_mutex_unlock(&s->lock);
 		status = main_fc_boot(cfg, boot, &h);
 		pthread_mutex_lock(&s->lock);
-		if (s->start == API_START_REQUESTED) {
-			pthread_mutex_unlock(&s->lock);
-			/* It never ran: the API says why, and waits on. */
-			api_server_start_failed(
-				s, status < 0 ? err_msg()
-					      : "the VM ended while loading");
-			continue;
-		}
+		never_ran = s->start == API_START_REQUESTED;
 		pthread_mutex_unlock(&s->lock);
-		return status;
+		if (!never_ran)
+			return status;
+		/* The API thread waits for the outcome: it answers 400. */
+		api_server_start_failed(s, status < 0 ? err_msg()
+						      : "minivmm is stopping");
+		if (status >= 0 || once)
+			return status; /* a signal while loading, or the file */
 	}
 }
 
@@ -188,10 +190,8 @@ static int main_fc(struct config *cfg)
 			/* cannot fail short of overflow */
 		}
 	}
-	if (!status) {
-		status = main_fc_serve(cfg, s, boot);
-		/* A start from the file that failed ends minivmm. */
-	}
+	if (!status)
+		status = main_fc_serve(cfg, s, boot, cfg->fc.config_file);
 	api_server_close(s);
 	free(s);
 	free(boot);

@@ -291,6 +291,10 @@ kill -TERM $pid
 st=0
 wait $pid || st=$?
 [ "$st" = 143 ] && ok "--config-file --no-api ends on SIGTERM" || not_ok "--config-file --no-api ends on SIGTERM" "status $st: $(head -c 300 "$T_TMP/file.err")"
+: >"$T_TMP/empty.img"
+sed "s|$T_TMP/disk0|$T_TMP/empty.img|" "$T_TMP/vm.json" >"$T_TMP/empty.json"
+refuse "--config-file whose VM cannot start" "empty.img" fc --api-sock "$T_TMP/cf.sock" --config-file "$T_TMP/empty.json"
+[ ! -e "$T_TMP/cf.sock" ] && ok "--config-file failure removes the socket" || not_ok "--config-file failure removes the socket" "left"
 fc_start file --config-file "$T_TMP/vm.json"
 expect "--config-file with the API: running at once" 200 '"state": ?"Running"' GET /
 expect "--config-file: GET /vm/config" 200 '"drive_id": ?"rootfs".*"is_read_only": ?true' GET /vm/config

@@ -352,6 +352,16 @@ void api_server_close(struct api_server *s)
 {
 	uint64_t one = 1;
 
+	/* An InstanceStart the main thread will not carry out any more (a
+	 * stop signal came first): its waiting API thread answers 400. */
+	pthread_mutex_lock(&s->lock);
+	if (s->start == API_START_REQUESTED) {
+		snprintf(s->start_err, sizeof(s->start_err),
+			 "InstanceStart: minivmm is stopping");
+		s->start = API_START_FAILED;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
 	if (s->thread_started) {
 		if (write(s->stop_fd, &one, sizeof(one)) < 0) {
 			/* cannot fail short of overflow */
