@@ -589,6 +589,15 @@ int vm_resume(struct vm *vm)
 	return ret;
 }
 
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	if (!vm->pc)
+		return err_set(
+			-ENODEV,
+			"the guest has no keyboard: a raw or ELF guest runs on the bare platform, without an i8042");
+	return pc_devices_ctrl_alt_del(vm->pc);
+}
+
 void vm_destroy(struct vm *vm)
 {
 	prefault_stop(&vm->prefault);

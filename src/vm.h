@@ -160,6 +160,10 @@ int vm_pause(struct vm *vm);
  * KVM_KVMCLOCK_CTRL first so the guest does not count the pause as a soft
  * lockup (where KVM has it; kvmclock_ctrl keeps the result). */
 int vm_resume(struct vm *vm);
+/* From any thread: Ctrl-Alt-Del on the PC platform's keyboard (Linux
+ * reboots, or does what its ctrl-alt-del handler says).  -ENODEV on the
+ * bare platform. */
+int vm_send_ctrl_alt_del(struct vm *vm);
 /* On a vCPU thread, between two KVM_RUNs: parks while the VM is paused. */
 void vm_park_vcpu(struct vm *vm, struct vcpu *c);
 

@@ -159,9 +159,7 @@ static void api_actions(struct api_ctx *ctx, json_t *o, struct api_reply *r)
 			api_reply_fault(r, api_post_boot);
 			return;
 		}
-		api_reply_fault(
-			r,
-			"SendCtrlAltDel is not supported yet: minivmm's i8042 has no keyboard input");
+		r->action = API_ACTION_CTRL_ALT_DEL;
 	} else if (!strcmp(type, "FlushMetrics")) {
 		api_reply_fault(
 			r,

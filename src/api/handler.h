@@ -17,9 +17,10 @@ enum api_state { API_NOT_STARTED, API_RUNNING, API_PAUSED };
 
 enum api_action {
 	API_ACTION_NONE,
-	API_ACTION_START,  /* InstanceStart: boot fc_vm */
-	API_ACTION_PAUSE,  /* PATCH /vm Paused while running */
-	API_ACTION_RESUME, /* PATCH /vm Resumed while paused */
+	API_ACTION_START,	 /* InstanceStart: boot fc_vm */
+	API_ACTION_PAUSE,	 /* PATCH /vm Paused while running */
+	API_ACTION_RESUME,	 /* PATCH /vm Resumed while paused */
+	API_ACTION_CTRL_ALT_DEL, /* SendCtrlAltDel after the start */
 };
 
 struct api_ctx {

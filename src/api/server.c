@@ -172,6 +172,12 @@ static void api_server_act(struct api_server *s, struct api_reply *r)
 		else
 			s->ctx.state = API_RUNNING;
 		return;
+	case API_ACTION_CTRL_ALT_DEL:
+		ret = s->vm ? vm_send_ctrl_alt_del(s->vm)
+			    : err_set(-EBUSY, "the VM is not running");
+		if (ret)
+			api_reply_fault(r, err_msg());
+		return;
 	case API_ACTION_NONE:
 		return;
 	}

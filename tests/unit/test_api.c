@@ -402,6 +402,10 @@ static void test_state_machine(void **state)
 		     "not supported after starting");
 	expect_fault(a, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}",
 		     "not supported yet");
+	assert_int_equal(req(a, "PUT", "/actions",
+			     "{\"action_type\":\"SendCtrlAltDel\"}", &act),
+			 204);
+	assert_int_equal(act, API_ACTION_CTRL_ALT_DEL);
 	expect_fault(a, "PATCH", "/vm", "{\"state\":\"Stopped\"}",
 		     "expected Paused or Resumed");
 	expect_fault(a, "PATCH", "/vm", "{\"state\":\"Paused\",\"x\":1}",
