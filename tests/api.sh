@@ -80,11 +80,11 @@ fault() {
 	expect "$name" 400 "^\\{\"fault_message\": ?\".*$pat" "$@"
 }
 
-# grows FILE: FILE gets longer within 10 s.
+# grows FILE: FILE gets longer within 20 s (the machine may be busy).
 grows() {
 	local a b
 	a=$(stat -c %s "$1")
-	for _ in $(seq 200); do
+	for _ in $(seq 400); do
 		b=$(stat -c %s "$1")
 		[ "$b" -gt "$a" ] && return 0
 		sleep 0.05
