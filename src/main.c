@@ -177,12 +177,14 @@ static int main_fc(struct config *cfg)
 				 MINIVMM_VERSION);
 	if (!status && cfg->fc.config_file)
 		status = main_fc_config(&s->ctx.vm, cfg->fc.config_file);
-	if (!status)
+	if (!status && !cfg->fc.config_file)
 		status = api_server_start(s);
 	if (!status && cfg->fc.config_file) {
-		/* Booted at once, as if InstanceStart had come. */
+		/* Booted at once, as if InstanceStart had come; the API
+		 * serves once the VM runs. */
 		uint64_t one = 1;
 
+		s->serve_on_ready = true;
 		pthread_mutex_lock(&s->lock);
 		s->start = API_START_REQUESTED;
 		pthread_mutex_unlock(&s->lock);

@@ -443,6 +443,7 @@ int vm_run(struct vm *vm)
 	pthread_attr_destroy(&attr);
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->running = true;
+	pthread_cond_broadcast(&vm->pause_cond); /* a pause that came early */
 	pthread_mutex_unlock(&vm->pause_lock);
 	vm_wait(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -527,6 +528,20 @@ int vm_pause(struct vm *vm)
 	int ret = 0;
 
 	pthread_mutex_lock(&vm->pause_lock);
+	deadline = vm_realtime_ns() + VM_PAUSE_TIMEOUT_NS;
+	/* Right after the start (the API answered InstanceStart just
+	 * before vm_run): wait until vm_run has started every thread. */
+	while (!vm->running && !vm_is_stopping(vm) &&
+	       vm_realtime_ns() < deadline) {
+		uint64_t t = vm_realtime_ns() + VM_REKICK_NS;
+		struct timespec until = {
+			.tv_sec = (time_t)(t / 1000000000ull),
+			.tv_nsec = (long)(t % 1000000000ull),
+		};
+
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock,
+				       &until);
+	}
 	if (!vm->running || vm_is_stopping(vm)) {
 		pthread_mutex_unlock(&vm->pause_lock);
 		return err_set(-EBUSY, "the VM is not running");

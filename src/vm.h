@@ -153,7 +153,7 @@ int vm_take_stop_signal(int sig_fd);
 /* From any thread (the API's): stops every vCPU at an exit boundary (each
  * one's exit handled, none in KVM_RUN) and the virtio I/O threads (what is
  * in flight completes; nothing new is taken), waiting up to a second for
- * the vCPUs.  -EBUSY if the VM is not running or is stopping, -ETIMEDOUT
+ * vm_run to have started them and up to a second for the vCPUs.  -EBUSY if the VM is not running or is stopping, -ETIMEDOUT
  * (then resumed again) if a vCPU did not park. */
 int vm_pause(struct vm *vm);
 /* Starts the I/O threads again, then lets the vCPUs run; each calls

@@ -239,6 +239,8 @@ expect "still not started after a failed start" 200 '"state": ?"Not started"' GE
 expect "boot-source PUT again" 204 "" PUT /boot-source '{"kernel_image_path": "'"$TICKER"'"}'
 expect "machine-config for the ticker" 204 "" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 32}'
 expect "InstanceStart" 204 "" PUT /actions '{"action_type": "InstanceStart"}'
+expect "pause right after InstanceStart" 204 "" PATCH /vm '{"state": "Paused"}'
+expect "resume right after" 204 "" PATCH /vm '{"state": "Resumed"}'
 expect "GET / running" 200 '"state": ?"Running"' GET /
 grows "$T_TMP/run.out" && ok "the guest runs" || not_ok "the guest runs" "no output"
 fault "InstanceStart twice" "not supported after starting" PUT /actions '{"action_type": "InstanceStart"}'
@@ -300,7 +302,11 @@ sed "s|$T_TMP/disk0|$T_TMP/empty.img|" "$T_TMP/vm.json" >"$T_TMP/empty.json"
 refuse "--config-file whose VM cannot start" "empty.img" fc --api-sock "$T_TMP/cf.sock" --config-file "$T_TMP/empty.json"
 [ ! -e "$T_TMP/cf.sock" ] && ok "--config-file failure removes the socket" || not_ok "--config-file failure removes the socket" "left"
 fc_start file --config-file "$T_TMP/vm.json"
-expect "--config-file with the API: running at once" 200 '"state": ?"Running"' GET /
+# The first request may come before the VM runs: the API serves once it does.
+expect "--config-file with the API: a pause first" 204 "" PATCH /vm '{"state": "Paused"}'
+expect "--config-file with the API: paused" 200 '"state": ?"Paused"' GET /
+expect "--config-file with the API: resumed" 204 "" PATCH /vm '{"state": "Resumed"}'
+expect "--config-file with the API: running" 200 '"state": ?"Running"' GET /
 expect "--config-file: GET /vm/config" 200 '"drive_id": ?"rootfs".*"is_read_only": ?true' GET /vm/config
 fault "--config-file: PUT after start" "not supported after starting" PUT /boot-source '{"kernel_image_path": "'"$TICKER"'"}'
 grows "$T_TMP/file.out" && ok "--config-file with the API boots" || not_ok "--config-file with the API boots" "no output"

@@ -109,6 +109,12 @@ void api_server_vm_ready(void *opaque, struct vm *vm)
 	s->start = API_START_DONE;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	/* --config-file: the API serves once the VM runs, as Firecracker's
+	 * does (clients wait in the socket's backlog meanwhile). */
+	if (s->serve_on_ready && !s->thread_started && api_server_start(s)) {
+		fprintf(stderr, "minivmm: %s\n", err_msg());
+		vm_stop(vm, VM_STATUS_ERROR, "the API thread did not start");
+	}
 }
 
 void api_server_vm_gone(void *opaque, struct vm *vm)

@@ -29,8 +29,9 @@ struct api_server {
 	struct MHD_Daemon *mhd;
 	pthread_t thread;
 	bool thread_started;
-	int stop_fd;  /* eventfd: the API thread ends */
-	int start_fd; /* eventfd: the main thread has a start to do */
+	int stop_fd;	     /* eventfd: the API thread ends */
+	int start_fd;	     /* eventfd: the main thread has a start to do */
+	bool serve_on_ready; /* start the API thread once the VM runs */
 
 	/* Everything below under lock: the API thread holds it while it
 	 * handles a request (except while it waits for a start). */
