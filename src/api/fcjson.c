@@ -170,7 +170,8 @@ static int fc_bucket(json_t *o, const char *what, struct fc_token_bucket *b)
 	return 0;
 }
 
-/* @key of @o, a RateLimiter (absent or null: none). */
+/* @key of @o, a RateLimiter: absent leaves *@rl as it is (a PATCH keeps
+ * it; a PUT starts from none), null removes it. */
 static int fc_rate_limiter(json_t *o, const char *what, const char *key,
 			   struct fc_rate_limiter *rl)
 {
@@ -180,6 +181,8 @@ static int fc_rate_limiter(json_t *o, const char *what, const char *key,
 	json_t *v = fc_field(o, key), *b;
 	int ret;
 
+	if (!json_object_get(o, key))
+		return 0;
 	if (!v) {
 		*rl = r;
 		return 0;
@@ -568,7 +571,7 @@ int fc_put_entropy(struct fc_vm *f, json_t *o)
 {
 	static const char *const keys[] = {"rate_limiter", NULL};
 	static const char what[] = "entropy";
-	struct fc_rate_limiter rl;
+	struct fc_rate_limiter rl = {0};
 	int ret;
 
 	ret = fc_keys(o, what, keys);

@@ -433,6 +433,24 @@ static void test_state_machine(void **state)
 	expect_fault(a, "PATCH", "/network-interfaces/e",
 		     "{\"iface_id\":\"e\",\"host_dev_name\":\"t\"}",
 		     "unknown field 'host_dev_name'");
+	/* A PATCH changes the limiter it gives and keeps the other. */
+	a->state = API_NOT_STARTED;
+	expect_204(
+		a, "PUT", "/network-interfaces/e",
+		"{\"iface_id\":\"e\",\"host_dev_name\":\"tap7\","
+		"\"rx_rate_limiter\":{\"ops\":{\"size\":1,\"refill_time\":2}},"
+		"\"tx_rate_limiter\":{\"ops\":{\"size\":3,\"refill_time\":4}}}");
+	a->state = API_RUNNING;
+	expect_204(
+		a, "PATCH", "/network-interfaces/e",
+		"{\"iface_id\":\"e\",\"rx_rate_limiter\":{\"bandwidth\":{\"size\":9,\"refill_time\":9}}}");
+	assert_true(a->vm.nets[0].rx.bandwidth.set);
+	assert_false(a->vm.nets[0].rx.ops.set);
+	assert_int_equal(a->vm.nets[0].tx.ops.size, 3);
+	expect_204(a, "PATCH", "/network-interfaces/e",
+		   "{\"iface_id\":\"e\",\"tx_rate_limiter\":null}");
+	assert_false(a->vm.nets[0].tx.set);
+	assert_true(a->vm.nets[0].rx.set);
 	free(a);
 }
 
