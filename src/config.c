@@ -8,11 +8,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CONFIG_MAX_CPUS 4096
 
 const char config_usage[] =
 	"usage: minivmm run (--raw FILE | --kernel FILE) [options]\n"
+	"       minivmm fc [Firecracker's options: see 'minivmm fc --help']\n"
 	"       minivmm --help | --version\n"
 	"\n"
 	"Guest image (one of):\n"
@@ -80,6 +82,46 @@ const char config_usage[] =
 	"Exit status: 0 when the guest halts, powers off or reboots, V when it writes V to\n"
 	"port 0x501, 1 on a minivmm or user error, 2 when the guest faults,\n"
 	"128+N on signal N.\n";
+
+const char config_fc_usage[] =
+	"usage: minivmm fc [options]   (or minivmm started as 'firecracker')\n"
+	"\n"
+	"Firecracker's command line and API: the VM is described by requests on\n"
+	"the API socket (HTTP/1.1, JSON bodies, Firecracker's OpenAPI paths) or by\n"
+	"a Firecracker configuration file, and starts with InstanceStart.\n"
+	"\n"
+	"  --api-sock PATH     the API's UNIX socket (default:\n"
+	"                      /run/firecracker.socket); PATH must not exist, its\n"
+	"                      directory must\n"
+	"  --id ID             the instance id GET / reports (default:\n"
+	"                      anonymous-instance; 1-64 alphanumerics and '-')\n"
+	"  --config-file FILE  Firecracker's JSON (boot-source, machine-config,\n"
+	"                      drives, network-interfaces, vsock, entropy, logger,\n"
+	"                      metrics): the VM starts at once\n"
+	"  --no-api            no API socket (needs --config-file)\n"
+	"  --no-seccomp        run the threads without seccomp filters\n"
+	"  --level LEVEL       accepted and stored; no logger yet\n"
+	"  --log-path PATH     accepted and stored; no logger yet\n"
+	"  --metrics-path PATH accepted and stored; no metrics yet\n"
+	"  --boot-timer        accepted; no effect yet\n"
+	"\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n"
+	"\n"
+	"Not supported: snapshots, MMDS, balloon, CPU templates, vhost-user\n"
+	"drives, pmem, memory hotplug (their requests answer 400).\n"
+	"Exit status: the VM's, as for 'minivmm run'; 1 on a user error.\n";
+
+bool config_id_valid(const char *id, char extra)
+{
+	size_t n = 0;
+
+	for (; id[n]; n++)
+		if (n == CONFIG_ID_MAX ||
+		    (!isalnum((unsigned char)id[n]) && id[n] != extra))
+			return false;
+	return n > 0;
+}
 
 int parse_u64(const char *s, uint64_t *out)
 {
@@ -379,7 +421,7 @@ static int config_option(struct config *c, int opt, const char *arg)
 	return err_set(-EINVAL, "internal error: option %d", opt);
 }
 
-static void config_defaults(struct config *c)
+void config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->command = CONFIG_RUN;
@@ -391,11 +433,140 @@ static void config_defaults(struct config *c)
 	c->boot.load_addr = RAW_DEFAULT_LOAD_ADDR;
 }
 
-int config_parse(struct config *c, int argc, char **argv)
+enum {
+	OPT_FC_API_SOCK = 256,
+	OPT_FC_ID,
+	OPT_FC_CONFIG_FILE,
+	OPT_FC_NO_API,
+	OPT_FC_LEVEL,
+	OPT_FC_LOG_PATH,
+	OPT_FC_METRICS_PATH,
+	OPT_FC_BOOT_TIMER,
+	OPT_FC_NO_SECCOMP,
+};
+
+static const struct option config_fc_options[] = {
+	{"api-sock", required_argument, NULL, OPT_FC_API_SOCK},
+	{"id", required_argument, NULL, OPT_FC_ID},
+	{"config-file", required_argument, NULL, OPT_FC_CONFIG_FILE},
+	{"no-api", no_argument, NULL, OPT_FC_NO_API},
+	{"level", required_argument, NULL, OPT_FC_LEVEL},
+	{"log-path", required_argument, NULL, OPT_FC_LOG_PATH},
+	{"metrics-path", required_argument, NULL, OPT_FC_METRICS_PATH},
+	{"boot-timer", no_argument, NULL, OPT_FC_BOOT_TIMER},
+	{"no-seccomp", no_argument, NULL, OPT_FC_NO_SECCOMP},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static int config_fc_level(const char *arg)
 {
+	static const char *const levels[] = {"Error", "Warning", "Info",
+					     "Debug", "Trace",	 "Off"};
+
+	for (unsigned i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcasecmp(arg, levels[i]))
+			return 0;
+	return err_set(
+		-EINVAL,
+		"--level '%s': expected Error, Warning, Info, Debug, Trace or Off",
+		arg);
+}
+
+/* `minivmm fc`: argv[0] is "fc" (or "firecracker"). */
+static int config_parse_fc(struct config *c, int argc, char **argv)
+{
+	struct fc_options *f = &c->fc;
 	int opt, ret;
 
-	config_defaults(c);
+	c->command = CONFIG_FC;
+	c->fc_front = true;
+	f->api_sock = "/run/firecracker.socket";
+	f->id = "anonymous-instance";
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":hV", config_fc_options,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+		case 'V':
+			c->command = opt == 'h' ? CONFIG_HELP : CONFIG_VERSION;
+			return 0;
+		case '?':
+			return err_set(
+				-EINVAL,
+				"unknown option '%s': see 'minivmm fc --help'",
+				argv[optind - 1]);
+		case ':':
+			return err_set(-EINVAL, "option '%s' needs a value",
+				       argv[optind - 1]);
+		case OPT_FC_API_SOCK:
+			if (!*optarg)
+				return err_set(-EINVAL,
+					       "--api-sock: empty path");
+			f->api_sock = optarg;
+			break;
+		case OPT_FC_ID:
+			if (!config_id_valid(optarg, '-'))
+				return err_set(
+					-EINVAL,
+					"--id '%s': expected 1 to %d alphanumerics or '-'",
+					optarg, CONFIG_ID_MAX);
+			f->id = optarg;
+			break;
+		case OPT_FC_CONFIG_FILE:
+			if (!*optarg)
+				return err_set(-EINVAL,
+					       "--config-file: empty path");
+			f->config_file = optarg;
+			break;
+		case OPT_FC_NO_API:
+			f->no_api = true;
+			break;
+		case OPT_FC_LEVEL:
+			ret = config_fc_level(optarg);
+			if (ret)
+				return ret;
+			f->level = optarg;
+			break;
+		case OPT_FC_LOG_PATH:
+			f->log_path = optarg;
+			break;
+		case OPT_FC_METRICS_PATH:
+			f->metrics_path = optarg;
+			break;
+		case OPT_FC_BOOT_TIMER:
+			f->boot_timer = true;
+			break;
+		case OPT_FC_NO_SECCOMP:
+			c->vm.no_seccomp = true;
+			break;
+		}
+	}
+	if (optind < argc)
+		return err_set(
+			-EINVAL,
+			"unexpected argument '%s': see 'minivmm fc --help'",
+			argv[optind]);
+	if (f->no_api && !f->config_file)
+		return err_set(
+			-EINVAL,
+			"--no-api needs --config-file FILE: without the API the VM can only come from a file");
+	return 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv)
+{
+	const char *base;
+	int opt, ret;
+
+	config_init(c);
+	/* Started through a symlink named firecracker: its command line. */
+	base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
+	if (!strcmp(base, "firecracker"))
+		return config_parse_fc(c, argc, argv);
 	if (argc < 2)
 		return err_set(
 			-EINVAL,
@@ -409,6 +580,8 @@ int config_parse(struct config *c, int argc, char **argv)
 		c->command = CONFIG_VERSION;
 		return 0;
 	}
+	if (!strcmp(argv[1], "fc"))
+		return config_parse_fc(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "run"))
 		return err_set(
 			-EINVAL,

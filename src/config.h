@@ -12,7 +12,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum config_command { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
+enum config_command { CONFIG_RUN, CONFIG_FC, CONFIG_HELP, CONFIG_VERSION };
+
+/* `minivmm fc` (or minivmm started as `firecracker`): Firecracker's own
+ * command line.  The VM itself comes later, from the API or the file. */
+struct fc_options {
+	const char *api_sock; /* --api-sock, default /run/firecracker.socket */
+	const char *id;	      /* --id, default anonymous-instance */
+	const char *config_file;  /* --config-file, or NULL */
+	bool no_api;		  /* --no-api (needs --config-file) */
+	const char *level;	  /* --level: stored, no logger yet */
+	const char *log_path;	  /* --log-path: stored, no logger yet */
+	const char *metrics_path; /* --metrics-path: stored, no metrics yet */
+	bool boot_timer;	  /* --boot-timer: accepted, no effect yet */
+};
 
 struct config {
 	enum config_command command;
@@ -28,10 +41,21 @@ struct config {
 	struct disk_options drives[PLATFORM_VIRTIO_SLOTS]; /* --drive */
 	struct net_options nets[PLATFORM_VIRTIO_SLOTS];	   /* --net */
 	struct vsock_options vsock;			   /* --vsock */
+	struct fc_options fc;				   /* minivmm fc */
+	bool fc_front; /* parsed as `minivmm fc`: its help text */
 };
 
-/* Parses argv; -EINVAL with err_msg() saying what is wrong. */
+/* minivmm run's defaults: 256 MiB, 1 vCPU, no devices, fds -1. */
+void config_init(struct config *c);
+
+/* Parses argv (`minivmm run ...`, `minivmm fc ...`, or argv[0] named
+ * firecracker); -EINVAL with err_msg() saying what is wrong. */
 int config_parse(struct config *c, int argc, char **argv);
+
+/* An id as Firecracker accepts it: 1 to 64 alphanumerics and @extra
+ * ('_' for drive and interface ids, '-' for the instance's --id). */
+#define CONFIG_ID_MAX 64
+bool config_id_valid(const char *id, char extra);
 
 /* Helpers, exposed for tests.  Plain decimal, 0x hex or 0 octal; no sign,
  * no trailing characters, no overflow. */
@@ -41,5 +65,6 @@ int parse_u64(const char *s, uint64_t *out);
 int parse_size(const char *s, uint64_t *out);
 
 extern const char config_usage[];
+extern const char config_fc_usage[];
 
 #endif

@@ -1,18 +1,22 @@
-/* minivmm: argv → config → read the guest image → vm_create → load →
- * vm_run → exit status (again from vm_create when a guest reboots with
- * --on-reboot restart).  Only main decides to exit and prints the final
+/* minivmm: argv → config → launch_vm (read the guest image → vm_create →
+ * load → vm_run → exit status, again from vm_create when a guest reboots
+ * with --on-reboot restart); for `minivmm fc`, the config from the API or
+ * --config-file first.  Only main decides to exit and prints the final
  * error.  The stop signals are blocked from the first line on and read
  * from a signalfd, so one arriving at any moment (loading, between two
  * boots) ends minivmm with 128+N and the terminal restored. */
-#include "boot/boot.h"
+#include "api/fcjson.h"
+#include "api/server.h"
 #include "config.h"
 #include "err.h"
 #include "host/term.h"
-#include "kvm.h"
+#include "launch.h"
 #include "vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,80 +51,160 @@ static int main_block_stop_signals(void)
 	return fd;
 }
 
-/* The platform's options against the guest; opens --serial file:PATH once
- * per run, so a guest reboot appends and the output before it (a panic) is
- * kept. */
-static int main_check_platform(struct config *cfg, const struct boot_image *img)
+/* The file --config-file names, at most FC_CONFIG_MAX bytes, into @f. */
+#define FC_CONFIG_MAX (1 << 20)
+static int main_fc_config(struct fc_vm *f, const char *path)
 {
-	if (cfg->vm.platform == VM_PLATFORM_BARE && boot_image_is_linux(img))
-		return err_set(
-			-EINVAL,
-			"a Linux kernel needs the PC platform: drop --platform bare");
-	if (cfg->vm.platform == VM_PLATFORM_BARE &&
-	    (cfg->serial_set || cfg->on_reboot_set))
-		return err_set(
-			-EINVAL,
-			"--serial and --on-reboot apply to the PC platform: boot a Linux kernel or add --platform pc");
-	if (cfg->vm.serial != VM_SERIAL_FILE)
-		return 0;
-	cfg->vm.serial_fd = open(cfg->vm.serial_path,
-				 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0644);
-	if (cfg->vm.serial_fd < 0)
-		return err_set(-errno, "--serial file:%s: %s",
-			       cfg->vm.serial_path, strerror(errno));
+	char *text = malloc(FC_CONFIG_MAX + 1);
+	ssize_t n;
+	size_t len = 0;
+	int fd, ret;
+
+	if (!text)
+		return err_set(-ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = err_set(-errno, "--config-file %s: %s", path,
+			      strerror(errno));
+		free(text);
+		return ret;
+	}
+	while (len <= FC_CONFIG_MAX &&
+	       (n = read(fd, text + len, FC_CONFIG_MAX + 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (len > FC_CONFIG_MAX) {
+		free(text);
+		return err_set(-EFBIG, "--config-file %s: larger than %d bytes",
+			       path, FC_CONFIG_MAX);
+	}
+	ret = fc_config_parse(f, text, len);
+	free(text);
+	if (ret) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		return err_set(ret, "--config-file %s: %s", path, msg);
+	}
 	return 0;
 }
 
-/* One boot of the guest: create, load, run, tear down.  Returns the exit
- * status, or -errno with err_msg() set; *@restart says the guest rebooted
- * (and no stop signal came).  *@pvm_note: say once that Linux cannot run on
- * this kvm_pvm host. */
-static int run_once(struct config *cfg, const struct boot_image *img,
-		    bool *restart, bool *pvm_note)
+/* Boots @boot (a copy of what the API or the file said) with the shared
+ * boot path.  -errno before the VM ran, else its status. */
+static int main_fc_boot(struct config *cfg, struct fc_vm *boot,
+			const struct launch_hooks *h)
 {
-	struct boot_entry entry;
-	struct vm vm;
-	uint64_t t;
-	int status, sig;
+	struct config run = *cfg;
+	int ret = fc_vm_to_config(boot, &run);
 
-	*restart = false;
-	status = vm_create(&vm, &cfg->vm);
-	if (status)
-		return status;
-	t = time_now_ns();
-	status = boot_image_load(img, &vm.mem, &vm.platform, &entry);
-	vm.load_ns = time_now_ns() - t;
-	if (!status)
-		status = vm_set_entry(&vm, &entry);
-	/* A signal while loading: do not start the guest at all. */
-	sig = status ? 0 : vm_take_stop_signal(cfg->vm.signal_fd);
-	if (sig) {
-		status = VM_STATUS_SIGNAL + sig;
-	} else if (!status) {
-		/* Once, for a kernel that loaded: today such a boot would
-		 * otherwise hang without a word. */
-		if (*pvm_note)
-			fprintf(stderr,
-				"minivmm: note: this host's KVM is kvm_pvm (no VMX/SVM): an unmodified Linux kernel fails or hangs on it; boot a PVM-enabled guest kernel, or use a host with hardware virtualization\n");
-		*pvm_note = false;
-		status = vm_run(&vm);
+	if (ret)
+		return ret;
+	return launch_vm(&run, h);
+}
+
+/* Waits for InstanceStart (or a stop signal), boots, and returns the
+ * VM's status.  A start that fails before the VM runs is answered 400 and
+ * waited for again, unless it came from --config-file (@once): then it
+ * ends minivmm, as Firecracker does. */
+static int main_fc_serve(struct config *cfg, struct api_server *s,
+			 struct fc_vm *boot, bool once)
+{
+	struct launch_hooks h = {
+		.vm_ready = api_server_vm_ready,
+		.vm_gone = api_server_vm_gone,
+		.opaque = s,
+	};
+	int status;
+
+	for (;;) {
+		struct pollfd fds[2] = {
+			{.fd = api_server_start_fd(s), .events = POLLIN},
+			{.fd = cfg->vm.signal_fd, .events = POLLIN},
+		};
+		bool never_ran;
+		uint64_t v;
+		int sig;
+
+		if (poll(fds, 2, -1) < 0)
+			continue;
+		sig = vm_take_stop_signal(cfg->vm.signal_fd);
+		if (sig)
+			return VM_STATUS_SIGNAL + sig;
+		if (!(fds[0].revents & POLLIN) ||
+		    read(fds[0].fd, &v, sizeof(v)) != sizeof(v))
+			continue;
+		pthread_mutex_lock(&s->lock);
+		*boot = s->ctx.vm;
+		pthread_mutex_unlock(&s->lock);
+		status = main_fc_boot(cfg, boot, &h);
+		pthread_mutex_lock(&s->lock);
+		never_ran = s->start == API_START_REQUESTED;
+		pthread_mutex_unlock(&s->lock);
+		if (!never_ran)
+			return status;
+		/* The API thread waits for the outcome: it answers 400. */
+		api_server_start_failed(s, status < 0 ? err_msg()
+						      : "minivmm is stopping");
+		if (status >= 0 || once)
+			return status; /* a signal while loading, or the file */
 	}
-	if (status >= 0 && !sig && cfg->vm.stats)
-		vm_print_stats(&vm, stderr);
-	*restart = !sig && vm_restart_wanted(&vm);
-	vm_destroy(&vm);
+}
+
+/* `minivmm fc`: the API socket (unless --no-api), the VM from
+ * --config-file at once or from the API's InstanceStart. */
+static int main_fc(struct config *cfg)
+{
+	struct api_server *s = NULL;
+	struct fc_vm *boot = malloc(sizeof(*boot));
+	int status;
+
+	if (!boot)
+		return err_set(-ENOMEM, "out of memory");
+	fc_vm_init(boot);
+	if (cfg->fc.no_api) {
+		status = main_fc_config(boot, cfg->fc.config_file);
+		if (!status)
+			status = main_fc_boot(cfg, boot, NULL);
+		free(boot);
+		return status;
+	}
+	s = malloc(sizeof(*s));
+	if (!s) {
+		free(boot);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	status = api_server_open(s, cfg->fc.api_sock, cfg->fc.id,
+				 MINIVMM_VERSION);
+	if (!status && cfg->fc.config_file)
+		status = main_fc_config(&s->ctx.vm, cfg->fc.config_file);
+	if (!status && !cfg->fc.config_file)
+		status = api_server_start(s);
+	if (!status && cfg->fc.config_file) {
+		/* Booted at once, as if InstanceStart had come; the API
+		 * serves once the VM runs. */
+		uint64_t one = 1;
+
+		s->serve_on_ready = true;
+		pthread_mutex_lock(&s->lock);
+		s->start = API_START_REQUESTED;
+		pthread_mutex_unlock(&s->lock);
+		if (write(api_server_start_fd(s), &one, sizeof(one)) < 0) {
+			/* cannot fail short of overflow */
+		}
+	}
+	if (!status)
+		status = main_fc_serve(cfg, s, boot, cfg->fc.config_file);
+	api_server_close(s);
+	free(s);
+	free(boot);
 	return status;
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t launch_ns = time_now_ns();
-	struct boot_image img;
 	struct config cfg;
-	struct term console;
-	bool restart, pvm_note;
-	int status, sig_fd, sig;
+	int status, sig_fd;
 
 	sig_fd = main_block_stop_signals();
 	if (sig_fd < 0) {
@@ -132,7 +216,7 @@ int main(int argc, char **argv)
 		return VM_STATUS_ERROR;
 	}
 	if (cfg.command == CONFIG_HELP) {
-		fputs(config_usage, stdout);
+		fputs(cfg.fc_front ? config_fc_usage : config_usage, stdout);
 		return 0;
 	}
 	if (cfg.command == CONFIG_VERSION) {
@@ -145,46 +229,14 @@ int main(int argc, char **argv)
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	cfg.vm.signal_fd = sig_fd;
-	status = boot_image_open(&img, &cfg.boot, cfg.vm.mem_size);
-	if (status)
-		goto fail;
-	if (!cfg.platform_set && boot_image_is_linux(&img))
-		cfg.vm.platform = VM_PLATFORM_PC;
-	status = main_check_platform(&cfg, &img);
-	if (status) {
-		boot_image_close(&img);
-		goto fail;
+	if (cfg.command == CONFIG_FC)
+		status = main_fc(&cfg);
+	else
+		status = launch_vm(&cfg, NULL);
+	if (status < 0) {
+		term_restore();
+		fprintf(stderr, "minivmm: %s\n", err_msg());
+		return VM_STATUS_ERROR;
 	}
-	pvm_note = boot_image_is_linux(&img) && kvm_host_is_pvm();
-	if (cfg.vm.platform == VM_PLATFORM_PC) {
-		/* A bzImage relocates and decompresses itself through tens
-		 * of MiB of fresh memory: the streams "ahead" follows.  A PVH
-		 * kernel starts decompressed, and gained nothing from it. */
-		if (!cfg.prefault_set && img.kind == BOOT_BZIMAGE)
-			cfg.vm.prefault = PREFAULT_AHEAD;
-		if (cfg.vm.serial == VM_SERIAL_STDIO &&
-		    term_open(&console, STDIN_FILENO) == 0)
-			cfg.vm.console = &console;
-	}
-	do {
-		sig = vm_take_stop_signal(sig_fd);
-		if (sig) {
-			status = VM_STATUS_SIGNAL + sig;
-			break;
-		}
-		status = run_once(&cfg, &img, &restart, &pvm_note);
-		cfg.vm.launch_ns = 0; /* a restart's start-up is not timed */
-	} while (status == 0 && restart && cfg.restart_on_reboot);
-	boot_image_close(&img);
-	if (cfg.vm.serial_fd >= 0)
-		close(cfg.vm.serial_fd);
-	term_restore();
-	if (status < 0)
-		goto fail;
 	return status;
-
-fail:
-	term_restore();
-	fprintf(stderr, "minivmm: %s\n", err_msg());
-	return VM_STATUS_ERROR;
 }

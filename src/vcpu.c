@@ -394,6 +394,7 @@ void *vcpu_thread(void *arg)
 		uint64_t t0 = 0;
 		unsigned reason;
 
+		vm_park_vcpu(vm, c);
 		if (trace)
 			trace_enter(stdout);
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
@@ -420,5 +421,9 @@ void *vcpu_thread(void *arg)
 	}
 	if (stats)
 		vcpu_record_end(c);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_ended++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return NULL;
 }

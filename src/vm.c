@@ -170,6 +170,8 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->opt = *opt;
 	vm->fd = -1;
 	vm->stop_fd = -1;
@@ -297,6 +299,10 @@ static void vm_stop_as(struct vm *vm, int status, const char *why, bool reset)
 	vm->reset_requested = reset;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	/* Parked vCPUs (a paused VM) wake up and end. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	/* The main thread joins the vCPU threads only after this: no kick
 	 * can reach a thread that was joined. */
 	__atomic_store_n(&vm->stop_done, 1, __ATOMIC_RELEASE);
@@ -435,10 +441,20 @@ int vm_run(struct vm *vm)
 			vcpu_kick(c);
 	}
 	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running = true;
+	pthread_cond_broadcast(&vm->pause_cond); /* a pause that came early */
+	pthread_mutex_unlock(&vm->pause_lock);
 	vm_wait(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_created)
 			vm_join_vcpu(&vm->vcpus[i]);
+	/* No pause or resume from here on (a resume would start the I/O
+	 * threads stopped below). */
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running = false;
+	__atomic_store_n(&vm->paused, false, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->pause_lock);
 out_virtio:
 	/* After the vCPUs: nothing notifies any more, and each device
 	 * finishes or drops what is in flight before guest memory goes. */
@@ -451,6 +467,150 @@ out_virtio:
 	if (ret)
 		return ret;
 	return vm->signal ? VM_STATUS_SIGNAL + vm->signal : vm->status;
+}
+
+/* ---- pause and resume ---- */
+
+#define VM_PAUSE_TIMEOUT_NS (1000 * 1000 * 1000ull)
+
+void vm_park_vcpu(struct vm *vm, struct vcpu *c)
+{
+	bool parked = false;
+
+	/* A kick's immediate_exit is spent: clear it before looking at the
+	 * flags, so that a pause or stop after this look kicks again. */
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&vm->pause_lock);
+		if (__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST) &&
+		    !vm_is_stopping(vm)) {
+			parked = true;
+			vm->nr_parked++;
+			pthread_cond_broadcast(&vm->pause_cond);
+			while (__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST) &&
+			       !vm_is_stopping(vm))
+				pthread_cond_wait(&vm->pause_cond,
+						  &vm->pause_lock);
+			vm->nr_parked--;
+		}
+		pthread_mutex_unlock(&vm->pause_lock);
+	}
+	if (parked && !vm_is_stopping(vm)) {
+		/* The guest's kvmclock learns it was stopped by the host, so
+		 * its watchdog does not report a soft lockup.  EINVAL: the
+		 * guest has not enabled kvmclock (raw guests), nothing to
+		 * tell; anything else (ENOTTY: this KVM lacks the call) is
+		 * said once. */
+		int ret = ioctl(c->fd, KVM_KVMCLOCK_CTRL, 0) ? -errno : 0;
+
+		if (ret && ret != -EINVAL &&
+		    !__atomic_exchange_n(&vm->kvmclock_ctrl, ret,
+					 __ATOMIC_RELAXED))
+			fprintf(stderr,
+				"minivmm: note: KVM_KVMCLOCK_CTRL after a pause: %s (ignored: the guest is not told it was paused)\n",
+				strerror(-ret));
+	}
+	if (vm_is_stopping(vm))
+		__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t vm_realtime_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+int vm_pause(struct vm *vm)
+{
+	uint64_t deadline;
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	deadline = vm_realtime_ns() + VM_PAUSE_TIMEOUT_NS;
+	/* Right after the start (the API answered InstanceStart just
+	 * before vm_run): wait until vm_run has started every thread. */
+	while (!vm->running && !vm_is_stopping(vm) &&
+	       vm_realtime_ns() < deadline) {
+		uint64_t t = vm_realtime_ns() + VM_REKICK_NS;
+		struct timespec until = {
+			.tv_sec = (time_t)(t / 1000000000ull),
+			.tv_nsec = (long)(t % 1000000000ull),
+		};
+
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock,
+				       &until);
+	}
+	if (!vm->running || vm_is_stopping(vm)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return err_set(-EBUSY, "the VM is not running");
+	}
+	if (vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	__atomic_store_n(&vm->paused, true, __ATOMIC_SEQ_CST);
+	deadline = vm_realtime_ns() + VM_PAUSE_TIMEOUT_NS;
+	while (vm->nr_parked + vm->nr_ended < vm->nr_vcpus &&
+	       !vm_is_stopping(vm)) {
+		uint64_t t = vm_realtime_ns() + VM_REKICK_NS;
+		struct timespec until = {
+			.tv_sec = (time_t)(t / 1000000000ull),
+			.tv_nsec = (long)(t % 1000000000ull),
+		};
+
+		if (t > deadline + VM_REKICK_NS) {
+			ret = err_set(-ETIMEDOUT,
+				      "a vCPU did not stop within a second");
+			break;
+		}
+		/* Again each round: a vCPU in a host call when the first
+		 * kick came sees it only at its next KVM_RUN. */
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock,
+				       &until);
+	}
+	if (!ret && vm_is_stopping(vm))
+		ret = err_set(-EBUSY, "the VM is stopping");
+	if (ret) {
+		__atomic_store_n(&vm->paused, false, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->pause_cond);
+	} else {
+		for (unsigned i = 0; i < vm->nr_virtio; i++)
+			virtio_mmio_pause(vm->virtio[i].vd);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm->paused || !vm->running) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	for (unsigned i = 0; i < vm->nr_virtio && !ret; i++)
+		ret = virtio_mmio_start(vm->virtio[i].vd);
+	if (ret)
+		vm_stop(vm, VM_STATUS_ERROR, "an I/O thread failed to resume");
+	__atomic_store_n(&vm->paused, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	if (!vm->pc)
+		return err_set(
+			-ENODEV,
+			"the guest has no keyboard: a raw or ELF guest runs on the bare platform, without an i8042");
+	return pc_devices_ctrl_alt_del(vm->pc);
 }
 
 void vm_destroy(struct vm *vm)
@@ -483,6 +643,8 @@ void vm_destroy(struct vm *vm)
 	vm->fd = -1;
 	mem_destroy(&vm->mem);
 	kvm_close(&vm->kvm);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 }
 
 static void stats_range_line(FILE *f, const char *bus, const char *name,

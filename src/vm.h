@@ -114,6 +114,15 @@ struct vm {
 	uint64_t start_ns; /* when vm_run started */
 	uint64_t load_ns;  /* time the loader took (--stats) */
 	bool reset_requested; /* the guest's reboot won the stop */
+
+	/* Pause and resume (the API's PATCH /vm), all under pause_lock. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond; /* paused changed, or a vCPU parked */
+	bool paused;		   /* vCPUs are to park, I/O threads are off */
+	unsigned nr_parked;	   /* vCPUs parked in vcpu_park */
+	unsigned nr_ended;	   /* vCPU threads that have returned */
+	bool running;		   /* between vm_run's start and its teardown */
+	int kvmclock_ctrl;	   /* first KVM_KVMCLOCK_CTRL error, or 0 */
 };
 
 /* Opens KVM, maps memory, creates the vCPUs and the built-in devices. */
@@ -141,6 +150,23 @@ void vm_console_write(struct vm *vm, int fd, const void *buf, size_t len);
 /* Reads one stop signal from @sig_fd (non-blocking or known readable): its
  * number, or 0 if none was pending. */
 int vm_take_stop_signal(int sig_fd);
+/* From any thread (the API's): stops every vCPU at an exit boundary (each
+ * one's exit handled, none in KVM_RUN) and the virtio I/O threads (what is
+ * in flight completes; nothing new is taken), waiting up to a second for
+ * vm_run to have started them and up to a second for the vCPUs.  -EBUSY if the VM is not running or is stopping, -ETIMEDOUT
+ * (then resumed again) if a vCPU did not park. */
+int vm_pause(struct vm *vm);
+/* Starts the I/O threads again, then lets the vCPUs run; each calls
+ * KVM_KVMCLOCK_CTRL first so the guest does not count the pause as a soft
+ * lockup (where KVM has it; kvmclock_ctrl keeps the result). */
+int vm_resume(struct vm *vm);
+/* From any thread: Ctrl-Alt-Del on the PC platform's keyboard (Linux
+ * reboots, or does what its ctrl-alt-del handler says).  -ENODEV on the
+ * bare platform. */
+int vm_send_ctrl_alt_del(struct vm *vm);
+/* On a vCPU thread, between two KVM_RUNs: parks while the VM is paused. */
+void vm_park_vcpu(struct vm *vm, struct vcpu *c);
+
 /* Watches @fd from the main thread while the VM runs (enabled at first). */
 int vm_add_event(struct vm *vm, int fd, void (*handle)(void *opaque),
 		 void *opaque, struct vm_event **ev);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite against one build directory (build, build/asan, ...):
-# unit tests, guest tests, negative tests.  Prints each result, then one
-# closing line "N passed, N failed"; exits non-zero if anything failed.
+# unit tests, guest tests, negative tests, the Firecracker API.  Prints each
+# result, then one closing line "N passed, N failed"; exits non-zero if
+# anything failed.
 set -u
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/guests/virtio_vsock.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# lifecycle tests ($BUILD)"
 	"$HERE/lifecycle.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# Firecracker API tests ($BUILD)"
+	"$HERE/api.sh" "$BUILD/minivmm" "$BUILD/guests"
 } 2>&1 | tee "$log"
 
 passed=$(grep -c '^ok - ' "$log")

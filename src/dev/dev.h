@@ -28,5 +28,7 @@ void acpi_pm_destroy(struct acpi_pm *pm);
 int pc_devices_create(struct vm *vm, struct term *console,
 		      struct pc_devices **out);
 void pc_devices_destroy(struct pc_devices *d);
+/* Ctrl-Alt-Del on the i8042's keyboard (i8042_ctrl_alt_del). */
+int pc_devices_ctrl_alt_del(struct pc_devices *d);
 
 #endif

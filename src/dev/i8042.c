@@ -289,6 +289,42 @@ void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	i8042_do_reset(k, reset);
 }
 
+int i8042_ctrl_alt_del(struct i8042 *k)
+{
+	/* Make Ctrl, make Alt, make Delete, then the breaks in reverse. */
+	static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53,
+				       0xe0, 0xd3, 0xb8, 0x9d};
+	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+				       0x71, 0xf0, 0x11, 0xf0, 0x14};
+	const uint8_t *codes;
+	size_t n;
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->ctr & CTR_XLATE || k->kbd_set == 1) {
+		codes = set1;
+		n = sizeof(set1);
+	} else {
+		codes = set2;
+		n = sizeof(set2);
+	}
+	if ((k->ctr & CTR_KBDDIS) || !k->kbd_scanning) {
+		ret = err_set(
+			-EAGAIN,
+			"the guest has turned its keyboard off: no Ctrl-Alt-Del");
+	} else if (k->count + n > I8042_QUEUE) {
+		ret = err_set(
+			-ENOSPC,
+			"the guest has not read the keyboard's last bytes: try again");
+	} else {
+		for (size_t i = 0; i < n; i++)
+			i8042_queue(k, codes[i]);
+		i8042_update_irq(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
 int i8042_create(struct i8042 **kp, const struct reset_sink *reset,
 		 const struct irq_sink *irq)
 {

@@ -35,6 +35,12 @@ int i8042_create(struct i8042 **kp, const struct reset_sink *reset,
 /* Maps ports 0x60 and 0x64 (not 0x61: KVM's PIT owns it). */
 int i8042_register(struct i8042 *k, struct bus *pio);
 void i8042_destroy(struct i8042 *k);
+/* Presses and releases Ctrl, Alt and Delete on the keyboard (the API's
+ * SendCtrlAltDel): set 1 scancodes when the controller translates (or the
+ * guest chose set 1), else set 2, queued for the guest with IRQ 1.
+ * -EAGAIN if the guest has turned the keyboard off, -ENOSPC if it has not
+ * read what is queued; the message says so. */
+int i8042_ctrl_alt_del(struct i8042 *k);
 /* The bus handlers for 0x60 and 0x64; @opaque is the struct i8042. */
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		   bool is_write);

@@ -206,3 +206,10 @@ void pc_devices_destroy(struct pc_devices *d)
 		close(d->room_fd);
 	free(d);
 }
+
+int pc_devices_ctrl_alt_del(struct pc_devices *d)
+{
+	if (!d->i8042)
+		return err_set(-ENODEV, "the guest has no i8042");
+	return i8042_ctrl_alt_del(d->i8042);
+}

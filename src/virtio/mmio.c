@@ -689,6 +689,23 @@ int virtio_mmio_start(struct virtio_dev *vd)
 	return 0;
 }
 
+void virtio_mmio_pause(struct virtio_dev *vd)
+{
+	uint64_t one = 1;
+
+	if (!vd->thread_started)
+		return;
+	if (write(vd->stop_fd, &one, sizeof(one)) < 0) {
+		/* counter overflow: already readable */
+	}
+	pthread_join(vd->thread, NULL);
+	vd->thread_started = false;
+	/* Drained, so that the thread virtio_mmio_start makes runs. */
+	if (read(vd->stop_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: nothing to drain */
+	}
+}
+
 void virtio_mmio_stop(struct virtio_dev *vd)
 {
 	uint64_t one = 1;

@@ -79,6 +79,9 @@ int virtio_mmio_start(struct virtio_dev *vd);
 /* Stops and joins the I/O thread, then resets the device, so nothing is in
  * flight and no guest memory is touched after it returns (the VM ends). */
 void virtio_mmio_stop(struct virtio_dev *vd);
+/* Stops and joins the I/O thread without a reset (a paused VM): requests
+ * in flight stay so, and are reaped when virtio_mmio_start runs it again. */
+void virtio_mmio_pause(struct virtio_dev *vd);
 void virtio_mmio_destroy(struct virtio_dev *vd);
 /* The bus handler (exposed for tests). */
 void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

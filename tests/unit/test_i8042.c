@@ -9,6 +9,7 @@
 #include "bus.h"
 #include "dev/legacy.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,6 +238,47 @@ static void test_queue_bounded(void **state)
 	assert_int_equal(n, 16);
 }
 
+/* SendCtrlAltDel: set 1 while the controller translates (Linux's default),
+ * set 2 without translation, each byte with its own IRQ edge; refused
+ * while the keyboard is off or the queue has no room. */
+static void test_ctrl_alt_del(void **state)
+{
+	static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53,
+				       0xe0, 0xd3, 0xb8, 0x9d};
+	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+				       0x71, 0xf0, 0x11, 0xf0, 0x14};
+	struct fixture *f = *state;
+	unsigned rises = f->rises;
+
+	assert_int_equal(i8042_ctrl_alt_del(f->k), 0);
+	assert_true(f->level);
+	for (size_t i = 0; i < sizeof(set1); i++) {
+		assert_true(status(f) & 0x01);
+		assert_int_equal(get(f), set1[i]);
+	}
+	assert_false(status(f) & 0x01);
+	assert_int_equal(f->rises - rises, sizeof(set1));
+	cmd(f, 0x60);
+	put(f, 0x01); /* keyboard interrupt on, no translation */
+	assert_int_equal(i8042_ctrl_alt_del(f->k), 0);
+	expect_bytes(f, set2, sizeof(set2));
+	/* Not read yet: no room for a second one. */
+	assert_int_equal(i8042_ctrl_alt_del(f->k), 0);
+	assert_int_equal(i8042_ctrl_alt_del(f->k), -ENOSPC);
+	expect_bytes(f, set2, sizeof(set2));
+	cmd(f, 0xad); /* disable the keyboard */
+	assert_int_equal(i8042_ctrl_alt_del(f->k), -EAGAIN);
+	assert_false(status(f) & 0x01);
+	cmd(f, 0xae);
+	put(f, 0xf5); /* disable scanning */
+	expect_bytes(f, (const uint8_t[]){0xfa}, 1);
+	assert_int_equal(i8042_ctrl_alt_del(f->k), -EAGAIN);
+	put(f, 0xf4);
+	expect_bytes(f, (const uint8_t[]){0xfa}, 1);
+	assert_int_equal(i8042_ctrl_alt_del(f->k), 0);
+	expect_bytes(f, set2, sizeof(set2));
+}
+
 static void test_garbage(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +441,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_irq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_bounded, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ctrl_alt_del, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test(test_no_sinks),

@@ -1,0 +1,52 @@
+/* The API's request handler: a pure function of the instance's state and
+ * one request (method, path, body) to a reply (status, JSON body) and at
+ * most one action for the caller to carry out (start, pause, resume).
+ * No sockets, no threads, no VM: the unit tests and the fuzz target call it
+ * directly; server.c calls it for each HTTP request. */
+#ifndef MINIVMM_API_HANDLER_H
+#define MINIVMM_API_HANDLER_H
+
+#include "fcjson.h"
+
+#include <stddef.h>
+
+#define API_BODY_MAX 51200 /* Firecracker's limit on a request body */
+#define API_PATH_MAX 256   /* longer paths are refused */
+
+enum api_state { API_NOT_STARTED, API_RUNNING, API_PAUSED };
+
+enum api_action {
+	API_ACTION_NONE,
+	API_ACTION_START,	 /* InstanceStart: boot fc_vm */
+	API_ACTION_PAUSE,	 /* PATCH /vm Paused while running */
+	API_ACTION_RESUME,	 /* PATCH /vm Resumed while paused */
+	API_ACTION_CTRL_ALT_DEL, /* SendCtrlAltDel after the start */
+};
+
+struct api_ctx {
+	struct fc_vm vm;      /* what the requests said so far */
+	enum api_state state; /* the caller updates it after an action */
+	const char *id;	      /* --id */
+	const char *version;  /* minivmm's */
+};
+
+struct api_reply {
+	int status; /* 200, 204 or 400 */
+	char *body; /* malloc'd JSON, or NULL for 204 */
+	size_t len;
+	enum api_action action; /* for the caller, if status is 204 */
+};
+
+/* @ctx->vm set by fc_vm_init, state API_NOT_STARTED. */
+void api_ctx_init(struct api_ctx *ctx, const char *id, const char *version);
+/* Handles one request; @method and @path NUL-terminated, @body @len bytes
+ * (need not be NUL-terminated; NULL if @len is 0).  Always fills @r
+ * (free it with api_reply_free). */
+void api_handle(struct api_ctx *ctx, const char *method, const char *path,
+		const char *body, size_t len, struct api_reply *r);
+/* Turns @r into a 400 with @msg as its fault_message. */
+void api_reply_fault(struct api_reply *r, const char *msg);
+void api_reply_free(struct api_reply *r);
+const char *api_state_name(enum api_state s);
+
+#endif
