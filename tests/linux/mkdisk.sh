@@ -8,6 +8,8 @@
 #        mkdisk.sh root OUT.img [SIZE_MIB]   (default 32)
 #          a root file system: static busybox with its applet links and a
 #          /sbin/init that prints "MINIVMM-ROOT-OK ..." and powers off
+#          (or, with minivmm_wait in the boot arguments, prints
+#          MINIVMM-ROOT-WAIT and waits)
 #          (booted with root=/dev/vda: mkinitrd.sh's /init switch_roots to it)
 # The images are sparse; gzip them to carry them into the vmhost.
 set -euo pipefail
@@ -53,6 +55,11 @@ root=$(awk '$2 == "/" { r = $1 " " $3 } END { print r }' /proc/mounts)
 echo "MINIVMM-ROOT-OK pid=$$ root=${root% *} fstype=${root#* } image=$(cat /etc/minivmm-rootfs)"
 if echo "$(date +%s)" >/root/last-boot && sync; then echo "MINIVMM-ROOT-OK writable"; else
     echo "MINIVMM-ROOT-FAIL root not writable"; fi
+# minivmm_wait in the boot arguments: stay up until the VMM ends the VM
+# (tests/linux/fc.sh: pause, resume, Ctrl-Alt-Del).
+case " $(cat /proc/cmdline) " in
+*" minivmm_wait "*) echo "MINIVMM-ROOT-WAIT"; while :; do sleep 1; done ;;
+esac
 poweroff -f
 EOF
         chmod 755 "$dir/sbin/init"

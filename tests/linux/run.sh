@@ -20,6 +20,7 @@ linux_prepare "$MINIVMM" "$STAGE" >/dev/null || { echo "not ok - linux-prepare: 
 "$HERE/virtio.sh" --prepare "$STAGE" >/dev/null || { echo "not ok - virtio-prepare: see above"; exit 1; }
 "$HERE/net.sh" --prepare "$STAGE" >/dev/null || { echo "not ok - net-prepare: see above"; exit 1; }
 "$HERE/vsock.sh" --prepare "$STAGE" >/dev/null || { echo "not ok - vsock-prepare: see above"; exit 1; }
+"$HERE/fc.sh" --prepare "$STAGE" >/dev/null || { echo "not ok - fc-prepare: see above"; exit 1; }
 cp "$HERE/scenarios.sh" "$STAGE/"
 # The raw-guest suite, laid out as run.sh expects (seed/ beside guests/).
 mkdir -p "$STAGE/suite/tests" "$STAGE/suite/build"

@@ -224,3 +224,5 @@ fi
 [ -f net.sh ] && . ./net.sh
 # virtio-vsock with Firecracker's host sockets: see vsock.sh.
 [ -f vsock.sh ] && . ./vsock.sh
+# Firecracker-compatible mode (the API, pause/resume, a config file): fc.sh.
+[ -f fc.sh ] && . ./fc.sh
