@@ -105,6 +105,8 @@ static int run_once(struct config *cfg, const struct boot_image *img,
 				"minivmm: note: this host's KVM is kvm_pvm (no VMX/SVM): an unmodified Linux kernel fails or hangs on it; boot a PVM-enabled guest kernel, or use a host with hardware virtualization\n");
 		*pvm_note = false;
 		status = vm_run(&vm);
+		/* Filters stay: the next boot's runs under this one. */
+		cfg->vm.main_sandboxed |= vm.main_sandboxed;
 	}
 	if (status >= 0 && !sig && cfg->vm.stats)
 		vm_print_stats(&vm, stderr);
@@ -145,6 +147,7 @@ int main(int argc, char **argv)
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	cfg.vm.signal_fd = sig_fd;
+	cfg.vm.reboot_restarts = cfg.restart_on_reboot;
 	status = boot_image_open(&img, &cfg.boot, cfg.vm.mem_size);
 	if (status)
 		goto fail;

@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "host/disk.h"
+#include "host/sandbox.h"
 #include "virtio/net.h"
 #include "virtio/vsock.h"
 #include "kvm.h"
@@ -60,7 +61,11 @@ struct vm_options {
 	const struct net_options *nets; /* --net, in order: eth0, eth1... */
 	unsigned nr_nets;
 	const struct vsock_options *vsock; /* --vsock, or NULL */
-	bool no_seccomp; /* --no-seccomp: threads run without filters */
+	bool no_seccomp;      /* --no-seccomp: threads run without filters */
+	bool reboot_restarts; /* --on-reboot restart: main creates the VM
+			       * again (its seccomp filter allows that) */
+	bool main_sandboxed;  /* the main thread's filter is installed (by
+			       * an earlier boot): not again */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
@@ -113,7 +118,14 @@ struct vm {
 	uint64_t exits;	   /* atomic: exits so far, counted for --max-exits */
 	uint64_t start_ns; /* when vm_run started */
 	uint64_t load_ns;  /* time the loader took (--stats) */
-	bool reset_requested; /* the guest's reboot won the stop */
+	bool reset_requested;	/* the guest's reboot won the stop */
+	struct sandbox sandbox; /* what each thread's seccomp filter allows */
+	bool main_sandboxed;	/* vm_run installed the main thread's */
+	/* The vCPUs wait here for the main thread's filter before their
+	 * first KVM_RUN. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	bool gate_open;
 };
 
 /* Opens KVM, maps memory, creates the vCPUs and the built-in devices. */

@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,9 @@ struct virtio_dev {
 	int stop_fd; /* eventfd: the I/O thread ends */
 	pthread_t thread;
 	bool thread_started;
+	sem_t sandboxed;       /* posted once the I/O thread has its filter */
+	int sandbox_ret;       /* and how that went: 0 or -errno, */
+	char sandbox_msg[160]; /* with its message */
 
 	/* --stats, atomic */
 	uint64_t notifies;   /* queue notifications served */
@@ -560,6 +565,13 @@ static void *virtio_mmio_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
 
+	vd->sandbox_ret = sandbox_apply(&vd->ctx.sandbox, vd->ctx.sandbox_kind);
+	if (vd->sandbox_ret)
+		snprintf(vd->sandbox_msg, sizeof(vd->sandbox_msg), "%s",
+			 err_msg());
+	sem_post(&vd->sandboxed);
+	if (vd->sandbox_ret)
+		return NULL;
 	while (virtio_mmio_wait(vd, -1))
 		;
 	return NULL;
@@ -680,11 +692,24 @@ int virtio_mmio_register(struct virtio_dev *vd, struct bus *mmio)
 
 int virtio_mmio_start(struct virtio_dev *vd)
 {
-	int ret = pthread_create(&vd->thread, NULL, virtio_mmio_thread, vd);
+	int ret;
 
-	if (ret)
+	if (sem_init(&vd->sandboxed, 0, 0))
+		return err_set(-errno, "sem_init: %s", strerror(errno));
+	ret = pthread_create(&vd->thread, NULL, virtio_mmio_thread, vd);
+	if (ret) {
+		sem_destroy(&vd->sandboxed);
 		return err_set(-ret, "cannot start the I/O thread of %s: %s",
 			       vd->ctx.id, strerror(ret));
+	}
+	while (sem_wait(&vd->sandboxed) && errno == EINTR)
+		;
+	sem_destroy(&vd->sandboxed);
+	if (vd->sandbox_ret) {
+		pthread_join(vd->thread, NULL);
+		return err_set(vd->sandbox_ret, "%s: %s", vd->ctx.id,
+			       vd->sandbox_msg);
+	}
 	vd->thread_started = true;
 	return 0;
 }

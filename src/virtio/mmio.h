@@ -9,6 +9,7 @@
 
 #include "virtio.h"
 #include "../bus.h"
+#include "../host/sandbox.h"
 #include "../mem.h"
 
 #include <stdbool.h>
@@ -64,6 +65,8 @@ struct virtio_mmio_ctx {
 	bool ioeventfd; /* KVM_CAP_IOEVENTFD */
 	bool irqfd;	/* KVM_CAP_IRQFD (needs an irqchip) */
 	const char *id; /* "vda", "rng0": for messages and --stats */
+	struct sandbox sandbox;		  /* the I/O thread's filter, */
+	enum sandbox_thread sandbox_kind; /* installed as it starts */
 };
 
 /* Creates the device's transport state around @ops and @priv (calls
@@ -74,7 +77,8 @@ int virtio_mmio_create(struct virtio_dev **out,
 /* Maps the register window on @mmio (the bus keeps a pointer: destroy the
  * bus first). */
 int virtio_mmio_register(struct virtio_dev *vd, struct bus *mmio);
-/* Starts the I/O thread (vm_run, before the vCPUs). */
+/* Starts the I/O thread (vm_run, before the vCPUs) and waits until it has
+ * installed its seccomp filter (an error if it could not). */
 int virtio_mmio_start(struct virtio_dev *vd);
 /* Stops and joins the I/O thread, then resets the device, so nothing is in
  * flight and no guest memory is touched after it returns (the VM ends). */
