@@ -37,11 +37,17 @@ DEVICES=(--drive "$T_TMP/a.img" --drive "$T_TMP/b.img,io=sync" --rng
 # thread of its own, kvm-nx-lpage-recovery)
 WANT_THREADS=$((1 + 2 + 4 + ${#NET[@]} / 2))
 
+# ThreadSanitizer's runtime starts a background thread at the program's
+# first pthread_create, before any thread has a filter: in that build one
+# thread may show 0 (the sanitizer builds, README "The sandbox").
+TSAN=
+nm "$MINIVMM" 2>/dev/null | grep -q " __tsan_init$" && TSAN=1
+
 # statuses NAME WANT ARGS...: starts minivmm ARGS (idle.bin halts for
 # good), waits for its threads, and checks every thread's Seccomp field is
 # WANT; then SIGTERM must end it with 143.
 statuses() {
-	local name=$1 want=$2 pid n=0 bad="" seen="" st
+	local name=$1 want=$2 pid n=0 bad="" seen="" st tsan_spared=""
 	shift 2
 	"${IN_NS[@]}" "$MINIVMM" run --platform pc --raw "$G/idle.bin" --cpus 2 \
 		--serial none "${DEVICES[@]}" "$@" </dev/null >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
@@ -56,6 +62,10 @@ statuses() {
 		st=$(awk '/^Seccomp:/ { print $2 }' "$t/status" 2>/dev/null) || continue
 		[ -n "$st" ] || continue
 		seen="$seen $(cat "$t/comm" 2>/dev/null):$st"
+		if [ "$st" != "$want" ] && [ -n "$TSAN" ] && [ "$st" = 0 ] && [ -z "$tsan_spared" ]; then
+			tsan_spared=1
+			continue
+		fi
 		[ "$st" = "$want" ] || bad="$bad ${t##*/}($(cat "$t/comm" 2>/dev/null))=$st"
 	done
 	kill -TERM "$pid" 2>/dev/null
@@ -68,7 +78,7 @@ statuses() {
 	elif [ "$status" != 143 ]; then
 		not_ok "$name" "status $status after SIGTERM, expected 143; stderr: $(head -c 300 "$T_TMP/$name.err")"
 	else
-		ok "$name ($n threads:$seen)"
+		ok "$name ($n threads:$seen${tsan_spared:+; one at 0: the TSan background thread})"
 	fi
 }
 
@@ -86,7 +96,8 @@ statuses no-seccomp-every-thread 0 --no-seccomp
 	</dev/null >/dev/null 2>"$T_TMP/restart.err" &
 pid=$!
 for _ in $(seq 100); do
-	[ "$(grep -c '^boot$' "$T_TMP/boots.log" 2>/dev/null)" -ge 5 ] && break
+	boots=$(grep -c '^boot$' "$T_TMP/boots.log" 2>/dev/null)
+	[ "${boots:-0}" -ge 5 ] && break
 	sleep 0.05
 done
 kill -TERM "$pid" 2>/dev/null
