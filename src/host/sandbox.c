@@ -262,6 +262,7 @@ static const struct sandbox_rule rules_api[] = {
 	ARG(fcntl, 1, F_GETFD),
 	ARG(fcntl, 1, F_SETFD),
 	ANY(clock_nanosleep),
+	ANY(tgkill), /* pause and stop kick the vCPUs (vcpu_kick) */
 	RULES_END,
 };
 
