@@ -73,8 +73,13 @@ static const struct sandbox_rule rules_base[] = {
 	ANY(mremap),
 	ANY(brk),
 	ARG(madvise, 2, MADV_DONTNEED), /* free() trimming, stack cache */
-	ANY(write),	    /* stderr lines, console output, eventfds */
-	ANY(clock_gettime), /* time_now_ns, when the vDSO falls back */
+	ANY(write), /* stderr lines, console output, eventfds */
+	/* time_now_ns, the RTC, the ACPI timer: the vDSO makes these calls
+	 * itself where the host's clocksource has no vDSO support (a nested
+	 * host on HPET or acpi_pm) */
+	ANY(clock_gettime),
+	ANY(gettimeofday),
+	ANY(time),
 	ANY(gettid),
 	ANY(getpid),	  /* pthread_kill, raise */
 	ANY(sched_yield), /* spinning on the ratelimit lock */
