@@ -278,18 +278,43 @@ static const struct sandbox_rule rules_sanitizer[] = {
 	ANY(sigaltstack), /* ASan: each thread's alternate stack */
 	ANY(sched_getaffinity),
 	ANY(madvise), /* ASan: a thread's shadow memory given back at exit */
+	/* a report, from any thread: the module list (/proc/self/maps) and
+	 * the in-process symbolizer reading the binaries */
+	ANY(open),
+	ANY(openat),
+	ANY(read),
+	ANY(readlink),
+	ANY(fcntl),
+	ANY(lseek),
+	ANY(close),
+	ANY(stat),
 	RULES_END,
 };
+
+/* No process may be started (TSan would start llvm-symbolizer for a
+ * report, which could not run under the filter it inherits): these fail
+ * with EPERM instead of killing, and the report is printed unsymbolized. */
+static const int sanitizer_refused[] = {SCMP_SYS(pipe), SCMP_SYS(pipe2),
+					SCMP_SYS(fork), SCMP_SYS(vfork),
+					SCMP_SYS(execve)};
 
 /* and the main thread's at exit: LeakSanitizer stops the world from a
  * tracer process it clones (which starts under this filter), attaches to
  * every thread listed in /proc/self/task with ptrace, and reads
  * /proc/self/maps. */
 static const struct sandbox_rule rules_sanitizer_main[] = {
-	ANY(clone),    ANY(prctl), ANY(ptrace),	  ANY(wait4),
-	ANY(getppid),  ANY(open), /* /proc/self/task, /proc/self/maps */
-	ANY(getdents), ANY(lseek), ANY(readlink), ANY(rt_sigaction),
-	RULES_END,
+	ANY(clone),	   /* the tracer task */
+	ANY(prctl),	   /* PR_SET_PTRACER, PR_SET_DUMPABLE, ... */
+	ANY(ptrace),	   /* it attaches to every thread */
+	ANY(wait4),	   /* and waits for them to stop */
+	ANY(getppid),	   /* is its parent alive? */
+	ANY(rt_sigaction), /* its own handlers */
+	ANY(open),	   /* /proc/self/task, /proc/self/maps */
+	ANY(getdents),	   /* /proc/self/task */
+	ANY(lseek),	   /* reading them */
+	ANY(readlink),	   /* /proc/self/exe */
+	ANY(openat),	   /* a report's symbolizer reads the binaries */
+	ANY(fcntl),	   RULES_END,
 };
 #endif
 
@@ -533,6 +558,13 @@ int sandbox_apply(const struct sandbox *sb, enum sandbox_thread kind)
 #ifdef SANDBOX_SANITIZER
 	if (!ret)
 		ret = sandbox_add(ctx, rules_sanitizer);
+	for (size_t i = 0; !ret && i < sizeof(sanitizer_refused) / sizeof(int);
+	     i++) {
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+				       sanitizer_refused[i], 0);
+		if (ret)
+			ret = err_set(ret, "seccomp: %s", strerror(-ret));
+	}
 #endif
 	if (!ret)
 		ret = sandbox_add_kind(ctx, sb, kind);
