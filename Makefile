@@ -28,6 +28,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP $(SAN_F
 LDFLAGS += -pthread $(SAN_FLAGS)
 LDLIBS += -luring # virtio-blk's I/O engine
 LDLIBS += -lmicrohttpd -ljansson # the Firecracker API: HTTP, JSON
+LDLIBS += -lseccomp # the per-thread seccomp filters (src/host/sandbox.c)
 
 LIB_SRCS := $(filter-out src/main.c $(LIB_EXCLUDE),$(wildcard src/*.c src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

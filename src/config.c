@@ -74,6 +74,12 @@ const char config_usage[] =
 	"  --max-exits N       end the VM after N exits\n"
 	"  --stats             print exit statistics when the VM ends\n"
 	"\n"
+	"Sandbox:\n"
+	"  --no-seccomp        run without the seccomp filters (by default each\n"
+	"                      thread may make only the system calls it needs;\n"
+	"                      any other kills minivmm with SIGSYS and one line\n"
+	"                      naming the call)\n"
+	"\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -203,6 +209,7 @@ enum {
 	OPT_DRIVE,
 	OPT_NET,
 	OPT_VSOCK,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option config_options[] = {
@@ -227,6 +234,7 @@ static const struct option config_options[] = {
 	{"drive", required_argument, NULL, OPT_DRIVE},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -393,6 +401,9 @@ static int config_option(struct config *c, int opt, const char *arg)
 		return 0;
 	case OPT_RNG:
 		c->vm.rng = true;
+		return 0;
+	case OPT_NO_SECCOMP:
+		c->vm.no_seccomp = true;
 		return 0;
 	case OPT_PLATFORM:
 		if (!strcmp(arg, "pc"))

@@ -76,6 +76,8 @@ static int launch_once(struct config *cfg, const struct boot_image *img,
 		if (h && h->vm_ready)
 			h->vm_ready(h->opaque, &vm);
 		status = vm_run(&vm);
+		/* Filters stay: the next boot's runs under this one. */
+		cfg->vm.main_sandboxed |= vm.main_sandboxed;
 		if (h && h->vm_gone)
 			h->vm_gone(h->opaque, &vm);
 	}

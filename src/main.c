@@ -14,6 +14,7 @@
 #include "vm.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -175,6 +176,8 @@ static int main_fc(struct config *cfg)
 	}
 	status = api_server_open(s, cfg->fc.api_sock, cfg->fc.id,
 				 MINIVMM_VERSION);
+	s->sandbox = (struct sandbox){.enabled = !cfg->vm.no_seccomp};
+	cfg->vm.api_server = true; /* the main thread closes it at the end */
 	if (!status && cfg->fc.config_file)
 		status = main_fc_config(&s->ctx.vm, cfg->fc.config_file);
 	if (!status && !cfg->fc.config_file)
@@ -206,6 +209,12 @@ int main(int argc, char **argv)
 	struct config cfg;
 	int status, sig_fd;
 
+	/* One malloc arena for every thread: glibc's per-thread arenas read
+	 * /proc/sys/vm/overcommit_memory when they shrink, an openat no
+	 * thread's seccomp filter allows (it killed the API thread after a
+	 * large request body).  minivmm's threads allocate little, and not on
+	 * their hot paths. */
+	mallopt(M_ARENA_MAX, 1);
 	sig_fd = main_block_stop_signals();
 	if (sig_fd < 0) {
 		fprintf(stderr, "minivmm: %s\n", err_msg());
@@ -229,6 +238,8 @@ int main(int argc, char **argv)
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	cfg.vm.signal_fd = sig_fd;
+	/* The main thread's filter then also allows the next boot. */
+	cfg.vm.reboot_restarts = cfg.restart_on_reboot;
 	if (cfg.command == CONFIG_FC)
 		status = main_fc(&cfg);
 	else

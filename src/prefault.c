@@ -4,6 +4,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -297,8 +298,23 @@ out:
 	return NULL;
 }
 
+/* The thread: its filter first (without one it does nothing: prefaulting
+ * only saves the guest time), then the mode's loop. */
+static void *prefault_thread(void *opaque)
+{
+	struct prefault *pf = opaque;
+
+	if (sandbox_apply(&pf->sandbox, SANDBOX_PREFAULT)) {
+		fprintf(stderr, "minivmm: prefault: %s\n", err_msg());
+		return NULL;
+	}
+	return pf->mode == PREFAULT_ALL ? prefault_all_thread(pf)
+					: prefault_ahead_thread(pf);
+}
+
 int prefault_start(struct prefault *pf, struct vm_mem *m,
-		   enum prefault_mode mode, uint64_t from)
+		   enum prefault_mode mode, uint64_t from,
+		   const struct sandbox *sb)
 {
 	uint8_t *p;
 	pthread_attr_t attr;
@@ -308,14 +324,14 @@ int prefault_start(struct prefault *pf, struct vm_mem *m,
 		return 0;
 	memset(pf, 0, sizeof(*pf));
 	pf->mem = m;
+	pf->mode = mode;
+	if (sb)
+		pf->sandbox = *sb;
 	p = mem_ptr(m, from, 1);
 	pf->first = p ? (uint64_t)(p - m->host) / MEM_HOST_ALIGN : 0;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, PREFAULT_STACK);
-	ret = pthread_create(&pf->thread, &attr,
-			     mode == PREFAULT_ALL ? prefault_all_thread
-						  : prefault_ahead_thread,
-			     pf);
+	ret = pthread_create(&pf->thread, &attr, prefault_thread, pf);
 	pthread_attr_destroy(&attr);
 	if (ret)
 		return err_set(-ret, "cannot start the prefault thread: %s",

@@ -19,6 +19,7 @@
 #ifndef MINIVMM_PREFAULT_H
 #define MINIVMM_PREFAULT_H
 
+#include "host/sandbox.h"
 #include "mem.h"
 
 #include <pthread.h>
@@ -80,12 +81,17 @@ struct prefault {
 	uint64_t scans;	  /* "ahead": full residency scans of guest RAM */
 	uint64_t scan_ns; /* ... and the time they took */
 	uint64_t ns;	  /* atomic: how long the thread ran, once done */
+	enum prefault_mode mode;
+	struct sandbox sandbox; /* its seccomp filter */
 };
 
 /* Starts the thread for @mode (nothing for PREFAULT_NONE); "all" starts
- * at the chunk holding guest address @from. */
+ * at the chunk holding guest address @from.  The thread installs the
+ * prefault seccomp filter of @sb (NULL: none) first and stops at once if
+ * it cannot (prefaulting is an optimization: the guest runs without). */
 int prefault_start(struct prefault *pf, struct vm_mem *m,
-		   enum prefault_mode mode, uint64_t from);
+		   enum prefault_mode mode, uint64_t from,
+		   const struct sandbox *sb);
 /* Stops (early, if need be) and joins the thread; safe if none. */
 void prefault_stop(struct prefault *pf);
 

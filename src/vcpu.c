@@ -384,7 +384,21 @@ void *vcpu_thread(void *arg)
 	bool trace = vm->opt.trace_io || vm->opt.trace_mmio;
 	bool stats = vm->opt.stats;
 	sigset_t kick;
+	int ret;
 
+	/* The filter first, then wait for the main thread's: no guest code
+	 * runs before every thread is sandboxed. */
+	ret = sandbox_apply(&vm->sandbox, SANDBOX_VCPU);
+	if (ret) {
+		fprintf(stderr, "minivmm: vcpu %u: %s\n", c->id, err_msg());
+		vm_stop(vm, VM_STATUS_ERROR, "no seccomp filter");
+	}
+	pthread_mutex_lock(&vm->gate_lock);
+	while (!vm->gate_open)
+		pthread_cond_wait(&vm->gate_cond, &vm->gate_lock);
+	pthread_mutex_unlock(&vm->gate_lock);
+	if (ret)
+		return NULL;
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);

@@ -42,13 +42,15 @@ static int vm_add_memory(struct vm *vm)
  * bus, its notifications and interrupt wired into KVM. */
 static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 			 void *priv, void (*destroy)(void *priv),
-			 const char *id)
+			 const char *id, enum sandbox_thread kind)
 {
 	struct virtio_mmio_ctx ctx = {
 		.mem = &vm->mem,
 		.vm_fd = vm->fd,
 		.gsi = -1,
 		.ioeventfd = kvm_check_cap(&vm->kvm, KVM_CAP_IOEVENTFD) > 0,
+		.sandbox = vm->sandbox,
+		.sandbox_kind = kind,
 	};
 	struct vm_virtio *v;
 	unsigned slot;
@@ -121,7 +123,7 @@ static int vm_create_virtio(struct vm *vm)
 		ret = virtio_blk_create(&b, &vm->opt.drives[i], queues);
 		if (!ret)
 			ret = vm_add_virtio(vm, virtio_blk_get_ops(b), b,
-					    vm_blk_destroy, id);
+					    vm_blk_destroy, id, SANDBOX_IO_BLK);
 	}
 	for (unsigned i = 0; !ret && i < vm->opt.nr_nets; i++) {
 		struct virtio_net *n;
@@ -131,7 +133,7 @@ static int vm_create_virtio(struct vm *vm)
 		ret = virtio_net_create(&n, &vm->opt.nets[i]);
 		if (!ret)
 			ret = vm_add_virtio(vm, virtio_net_get_ops(n), n,
-					    vm_net_destroy, id);
+					    vm_net_destroy, id, SANDBOX_IO_NET);
 	}
 	if (!ret && vm->opt.vsock) {
 		struct virtio_vsock *v;
@@ -139,10 +141,12 @@ static int vm_create_virtio(struct vm *vm)
 		ret = virtio_vsock_create(&v, vm->opt.vsock);
 		if (!ret)
 			ret = vm_add_virtio(vm, virtio_vsock_get_ops(v), v,
-					    vm_vsock_destroy, "vsock0");
+					    vm_vsock_destroy, "vsock0",
+					    SANDBOX_IO_VSOCK);
 	}
 	if (!ret && vm->opt.rng)
-		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");
+		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0",
+				    SANDBOX_IO_RNG);
 	return ret;
 }
 
@@ -173,6 +177,17 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->opt = *opt;
+	pthread_mutex_init(&vm->gate_lock, NULL);
+	pthread_cond_init(&vm->gate_cond, NULL);
+	vm->sandbox = (struct sandbox){
+		.enabled = !opt->no_seccomp,
+		.devices = (opt->nr_drives ? SANDBOX_DEV(SANDBOX_IO_BLK) : 0) |
+			   (opt->nr_nets ? SANDBOX_DEV(SANDBOX_IO_NET) : 0) |
+			   (opt->vsock ? SANDBOX_DEV(SANDBOX_IO_VSOCK) : 0) |
+			   (opt->rng ? SANDBOX_DEV(SANDBOX_IO_RNG) : 0),
+		.restart = opt->reboot_restarts,
+		.api = opt->api_server,
+	};
 	vm->fd = -1;
 	vm->stop_fd = -1;
 	vm->kvm.fd = -1;
@@ -414,7 +429,7 @@ int vm_run(struct vm *vm)
 	 * thread and the vCPU threads never take them: they wait in
 	 * signal_fd for vm_wait. */
 	ret = prefault_start(&vm->prefault, &vm->mem, vm->opt.prefault,
-			     vm->entry.rip);
+			     vm->entry.rip, &vm->sandbox);
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < vm->nr_virtio; i++) {
@@ -445,6 +460,20 @@ int vm_run(struct vm *vm)
 	vm->running = true;
 	pthread_cond_broadcast(&vm->pause_cond); /* a pause that came early */
 	pthread_mutex_unlock(&vm->pause_lock);
+	/* Every thread of this boot exists and has its own filter (the
+	 * vCPUs install theirs as they start): now the main thread's, once
+	 * per process, and only then may the guest run. */
+	if (!ret && !vm->opt.main_sandboxed) {
+		ret = sandbox_apply(&vm->sandbox, SANDBOX_MAIN);
+		if (ret)
+			vm_stop(vm, VM_STATUS_ERROR, "no seccomp filter");
+		else
+			vm->main_sandboxed = vm->sandbox.enabled;
+	}
+	pthread_mutex_lock(&vm->gate_lock);
+	vm->gate_open = true;
+	pthread_cond_broadcast(&vm->gate_cond);
+	pthread_mutex_unlock(&vm->gate_lock);
 	vm_wait(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_created)
@@ -594,10 +623,8 @@ int vm_resume(struct vm *vm)
 		pthread_mutex_unlock(&vm->pause_lock);
 		return 0;
 	}
-	for (unsigned i = 0; i < vm->nr_virtio && !ret; i++)
-		ret = virtio_mmio_start(vm->virtio[i].vd);
-	if (ret)
-		vm_stop(vm, VM_STATUS_ERROR, "an I/O thread failed to resume");
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_resume(vm->virtio[i].vd);
 	__atomic_store_n(&vm->paused, false, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -645,6 +672,8 @@ void vm_destroy(struct vm *vm)
 	kvm_close(&vm->kvm);
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->gate_cond);
+	pthread_mutex_destroy(&vm->gate_lock);
 }
 
 static void stats_range_line(FILE *f, const char *bus, const char *name,

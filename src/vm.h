@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "host/disk.h"
+#include "host/sandbox.h"
 #include "virtio/net.h"
 #include "virtio/vsock.h"
 #include "kvm.h"
@@ -60,7 +61,12 @@ struct vm_options {
 	const struct net_options *nets; /* --net, in order: eth0, eth1... */
 	unsigned nr_nets;
 	const struct vsock_options *vsock; /* --vsock, or NULL */
-	bool no_seccomp; /* --no-seccomp: threads run without filters */
+	bool no_seccomp;      /* --no-seccomp: threads run without filters */
+	bool api_server;      /* minivmm fc: the main thread closes the API */
+	bool reboot_restarts; /* --on-reboot restart: main creates the VM
+			       * again (its seccomp filter allows that) */
+	bool main_sandboxed;  /* the main thread's filter is installed (by
+			       * an earlier boot): not again */
 };
 
 /* An fd the main thread watches while the VM runs; @handle runs on the main
@@ -123,6 +129,13 @@ struct vm {
 	unsigned nr_ended;	   /* vCPU threads that have returned */
 	bool running;		   /* between vm_run's start and its teardown */
 	int kvmclock_ctrl;	   /* first KVM_KVMCLOCK_CTRL error, or 0 */
+	struct sandbox sandbox; /* what each thread's seccomp filter allows */
+	bool main_sandboxed;	/* vm_run installed the main thread's */
+	/* The vCPUs wait here for the main thread's filter before their
+	 * first KVM_RUN. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	bool gate_open;
 };
 
 /* Opens KVM, maps memory, creates the vCPUs and the built-in devices. */

@@ -20,6 +20,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/guests/virtio.sh" "$BUILD/minivmm" "$BUILD/guests"
 	"$HERE/guests/virtio_net.sh" "$BUILD/minivmm" "$BUILD/guests"
 	"$HERE/guests/virtio_vsock.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# seccomp tests ($BUILD)"
+	"$HERE/guests/seccomp.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# lifecycle tests ($BUILD)"
 	"$HERE/lifecycle.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# Firecracker API tests ($BUILD)"

@@ -8,9 +8,11 @@
 #define MINIVMM_API_SERVER_H
 
 #include "handler.h"
+#include "../host/sandbox.h"
 #include "../vm.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -32,6 +34,10 @@ struct api_server {
 	int stop_fd;	     /* eventfd: the API thread ends */
 	int start_fd;	     /* eventfd: the main thread has a start to do */
 	bool serve_on_ready; /* start the API thread once the VM runs */
+	struct sandbox sandbox; /* the API thread's filter (set before it) */
+	int sandbox_ret;	/* its installation: 0 or -errno */
+	char sandbox_msg[256];
+	sem_t sandboxed; /* posted once the API thread has its filter */
 
 	/* Everything below under lock: the API thread holds it while it
 	 * handles a request (except while it waits for a start). */

@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +62,20 @@ struct virtio_dev {
 	unsigned nr_fds;
 
 	int epoll_fd;
-	int stop_fd; /* eventfd: the I/O thread ends */
+	int stop_fd; /* eventfd: the I/O thread ends, or parks (below) */
 	pthread_t thread;
 	bool thread_started;
+	/* A pause (virtio_mmio_pause) parks the I/O thread where it waits,
+	 * instead of ending it: a thread started again would run under the
+	 * seccomp filter of the thread that resumes (the API's) stacked on
+	 * its own.  Under park_lock. */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	bool park;   /* asked: the thread parks when it sees stop_fd */
+	bool parked; /* it has */
+	sem_t sandboxed;       /* posted once the I/O thread has its filter */
+	int sandbox_ret;       /* and how that went: 0 or -errno, */
+	char sandbox_msg[160]; /* with its message */
 
 	/* --stats, atomic */
 	uint64_t notifies;   /* queue notifications served */
@@ -555,13 +568,45 @@ static bool virtio_mmio_wait(struct virtio_dev *vd, int timeout)
 	return true;
 }
 
-/* The I/O thread, until stop_fd is written. */
+/* stop_fd was written: park until resumed if a pause asked for it (true:
+ * go on serving), else end (false). */
+static bool virtio_mmio_park(struct virtio_dev *vd)
+{
+	bool go_on;
+	uint64_t v;
+
+	pthread_mutex_lock(&vd->park_lock);
+	go_on = vd->park;
+	if (go_on) {
+		if (read(vd->stop_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: drained already */
+		}
+		vd->parked = true;
+		pthread_cond_broadcast(&vd->park_cond);
+		while (vd->park)
+			pthread_cond_wait(&vd->park_cond, &vd->park_lock);
+		vd->parked = false;
+	}
+	pthread_mutex_unlock(&vd->park_lock);
+	return go_on;
+}
+
+/* The I/O thread, until stop_fd is written (and no pause asked). */
 static void *virtio_mmio_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
 
-	while (virtio_mmio_wait(vd, -1))
-		;
+	vd->sandbox_ret = sandbox_apply(&vd->ctx.sandbox, vd->ctx.sandbox_kind);
+	if (vd->sandbox_ret)
+		snprintf(vd->sandbox_msg, sizeof(vd->sandbox_msg), "%s",
+			 err_msg());
+	sem_post(&vd->sandboxed);
+	if (vd->sandbox_ret)
+		return NULL;
+	do {
+		while (virtio_mmio_wait(vd, -1))
+			;
+	} while (virtio_mmio_park(vd));
 	return NULL;
 }
 
@@ -636,6 +681,8 @@ int virtio_mmio_create(struct virtio_dev **out,
 	vd->irq_fd = vd->epoll_fd = vd->stop_fd = -1;
 	vd->rl.burst = 10;
 	pthread_mutex_init(&vd->lock, NULL);
+	pthread_mutex_init(&vd->park_lock, NULL);
+	pthread_cond_init(&vd->park_cond, NULL);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vd->q[i].notify_fd = -1;
 	for (unsigned i = 0; i < ops->nr_queues; i++) {
@@ -680,11 +727,24 @@ int virtio_mmio_register(struct virtio_dev *vd, struct bus *mmio)
 
 int virtio_mmio_start(struct virtio_dev *vd)
 {
-	int ret = pthread_create(&vd->thread, NULL, virtio_mmio_thread, vd);
+	int ret;
 
-	if (ret)
+	if (sem_init(&vd->sandboxed, 0, 0))
+		return err_set(-errno, "sem_init: %s", strerror(errno));
+	ret = pthread_create(&vd->thread, NULL, virtio_mmio_thread, vd);
+	if (ret) {
+		sem_destroy(&vd->sandboxed);
 		return err_set(-ret, "cannot start the I/O thread of %s: %s",
 			       vd->ctx.id, strerror(ret));
+	}
+	while (sem_wait(&vd->sandboxed) && errno == EINTR)
+		;
+	sem_destroy(&vd->sandboxed);
+	if (vd->sandbox_ret) {
+		pthread_join(vd->thread, NULL);
+		return err_set(vd->sandbox_ret, "%s: %s", vd->ctx.id,
+			       vd->sandbox_msg);
+	}
 	vd->thread_started = true;
 	return 0;
 }
@@ -695,15 +755,24 @@ void virtio_mmio_pause(struct virtio_dev *vd)
 
 	if (!vd->thread_started)
 		return;
+	pthread_mutex_lock(&vd->park_lock);
+	vd->park = true;
+	pthread_mutex_unlock(&vd->park_lock);
 	if (write(vd->stop_fd, &one, sizeof(one)) < 0) {
 		/* counter overflow: already readable */
 	}
-	pthread_join(vd->thread, NULL);
-	vd->thread_started = false;
-	/* Drained, so that the thread virtio_mmio_start makes runs. */
-	if (read(vd->stop_fd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: nothing to drain */
-	}
+	pthread_mutex_lock(&vd->park_lock);
+	while (!vd->parked)
+		pthread_cond_wait(&vd->park_cond, &vd->park_lock);
+	pthread_mutex_unlock(&vd->park_lock);
+}
+
+void virtio_mmio_resume(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->park_lock);
+	vd->park = false;
+	pthread_cond_broadcast(&vd->park_cond);
+	pthread_mutex_unlock(&vd->park_lock);
 }
 
 void virtio_mmio_stop(struct virtio_dev *vd)
@@ -711,6 +780,7 @@ void virtio_mmio_stop(struct virtio_dev *vd)
 	uint64_t one = 1;
 
 	if (vd->thread_started) {
+		virtio_mmio_resume(vd); /* a parked thread goes on, to end */
 		if (write(vd->stop_fd, &one, sizeof(one)) < 0) {
 			/* counter overflow: already readable */
 		}
@@ -737,6 +807,8 @@ void virtio_mmio_destroy(struct virtio_dev *vd)
 	if (vd->epoll_fd >= 0)
 		close(vd->epoll_fd);
 	pthread_mutex_destroy(&vd->lock);
+	pthread_cond_destroy(&vd->park_cond);
+	pthread_mutex_destroy(&vd->park_lock);
 	free(vd);
 }
 

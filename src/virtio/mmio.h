@@ -9,6 +9,7 @@
 
 #include "virtio.h"
 #include "../bus.h"
+#include "../host/sandbox.h"
 #include "../mem.h"
 
 #include <stdbool.h>
@@ -64,6 +65,8 @@ struct virtio_mmio_ctx {
 	bool ioeventfd; /* KVM_CAP_IOEVENTFD */
 	bool irqfd;	/* KVM_CAP_IRQFD (needs an irqchip) */
 	const char *id; /* "vda", "rng0": for messages and --stats */
+	struct sandbox sandbox;		  /* the I/O thread's filter, */
+	enum sandbox_thread sandbox_kind; /* installed as it starts */
 };
 
 /* Creates the device's transport state around @ops and @priv (calls
@@ -74,14 +77,18 @@ int virtio_mmio_create(struct virtio_dev **out,
 /* Maps the register window on @mmio (the bus keeps a pointer: destroy the
  * bus first). */
 int virtio_mmio_register(struct virtio_dev *vd, struct bus *mmio);
-/* Starts the I/O thread (vm_run, before the vCPUs). */
+/* Starts the I/O thread (vm_run, before the vCPUs) and waits until it has
+ * installed its seccomp filter (an error if it could not). */
 int virtio_mmio_start(struct virtio_dev *vd);
 /* Stops and joins the I/O thread, then resets the device, so nothing is in
  * flight and no guest memory is touched after it returns (the VM ends). */
 void virtio_mmio_stop(struct virtio_dev *vd);
-/* Stops and joins the I/O thread without a reset (a paused VM): requests
- * in flight stay so, and are reaped when virtio_mmio_start runs it again. */
+/* Parks the I/O thread without a reset (a paused VM) and returns once it
+ * has: nothing new is taken from the rings or the device's fds; requests
+ * in flight stay so, and are reaped when virtio_mmio_resume lets it go on.
+ * The thread is the same one (with its own seccomp filter) after it. */
 void virtio_mmio_pause(struct virtio_dev *vd);
+void virtio_mmio_resume(struct virtio_dev *vd);
 void virtio_mmio_destroy(struct virtio_dev *vd);
 /* The bus handler (exposed for tests). */
 void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

@@ -86,6 +86,13 @@ static void test_defaults(void **state)
 	assert_false(c.boot.entry_set);
 	assert_false(c.vm.trace_io);
 	assert_int_equal(c.vm.max_exits, 0);
+	/* The sandbox is on unless --no-seccomp. */
+	assert_false(c.vm.no_seccomp);
+	assert_int_equal(PARSE(&c, "run", "--raw", "vm.bin", "--no-seccomp"),
+			 0);
+	assert_true(c.vm.no_seccomp);
+	assert_int_not_equal(
+		PARSE(&c, "run", "--raw", "vm.bin", "--no-seccomp=yes"), 0);
 }
 
 static void test_all_options(void **state)

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "host/disk.h"
+#include <liburing.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -208,6 +209,34 @@ static void test_open(void **state)
 	assert_int_equal(d.cache, DISK_CACHE_UNSAFE);
 	/* O_RDONLY: the kernel refuses writes whatever the device does. */
 	assert_int_equal(fcntl(d.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	disk_close(&d);
+}
+
+/* The ring only reads, writes, syncs and fallocates: an openat submitted
+ * to it (a way around the I/O thread's seccomp filter) is refused. */
+static void test_uring_restricted(void **state)
+{
+	struct io_uring *ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct disk d;
+
+	(void)state;
+	assert_int_equal(open_path(&d, mkfile("r.img", MiB)), 0);
+	if (d.io != DISK_IO_URING) {
+		disk_close(&d);
+		skip(); /* no io_uring on this host */
+	}
+	/* struct disk_uring starts with its ring (disk.c). */
+	ring = (struct io_uring *)d.uring;
+	sqe = io_uring_get_sqe(ring);
+	assert_non_null(sqe);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	assert_int_equal(io_uring_submit(ring), 1);
+	assert_int_equal(io_uring_wait_cqe(ring, &cqe), 0);
+	assert_int_equal(cqe->res, -EACCES);
+	io_uring_cqe_seen(ring, cqe);
 	disk_close(&d);
 }
 
@@ -654,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_open),
+		cmocka_unit_test(test_uring_restricted),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_read_write),
 		cmocka_unit_test(test_short_read),

@@ -228,7 +228,8 @@ static void test_thread_all(void **state)
 	assert_int_equal(mem_init(&m, 8 * MEM_HOST_ALIGN), 0);
 	p = mem_ptr(&m, 3 * MEM_HOST_ALIGN + 5, 1);
 	*p = 0xa5;
-	assert_int_equal(prefault_start(&pf, &m, PREFAULT_ALL, 0x1000), 0);
+	assert_int_equal(prefault_start(&pf, &m, PREFAULT_ALL, 0x1000, NULL),
+			 0);
 	assert_true(wait_resident(&m, m.size));
 	prefault_stop(&pf);
 	prefault_stop(&pf); /* twice is fine */
@@ -248,7 +249,7 @@ static void test_thread_ahead(void **state)
 	assert_int_equal(mem_init(&m, 32 * MEM_HOST_ALIGN), 0);
 	/* Resident before the thread starts: no stream. */
 	*(uint8_t *)mem_ptr(&m, 0, 1) = 1;
-	assert_int_equal(prefault_start(&pf, &m, PREFAULT_AHEAD, 0), 0);
+	assert_int_equal(prefault_start(&pf, &m, PREFAULT_AHEAD, 0, NULL), 0);
 	usleep(20000);
 	/* A "guest" writing upward from chunk 10: the thread follows. */
 	*(uint8_t *)mem_ptr(&m, 10 * MEM_HOST_ALIGN, 1) = 1;
@@ -272,7 +273,7 @@ static void test_thread_none(void **state)
 	(void)state;
 	memset(&pf, 0, sizeof(pf));
 	assert_int_equal(mem_init(&m, 4 * MEM_HOST_ALIGN), 0);
-	assert_int_equal(prefault_start(&pf, &m, PREFAULT_NONE, 0), 0);
+	assert_int_equal(prefault_start(&pf, &m, PREFAULT_NONE, 0, NULL), 0);
 	assert_false(pf.running);
 	prefault_stop(&pf);
 	mem_destroy(&m);
