@@ -1,6 +1,7 @@
 /* The VM: explicit creation in dependency order (KVM, memory, buses, devices,
  * vCPUs), the run loop of the main thread, and teardown in reverse. */
 #include "vm.h"
+#include "host/log.h"
 #include "dev/dev.h"
 #include "err.h"
 #include "host/output.h"
@@ -506,8 +507,9 @@ void vm_park_vcpu(struct vm *vm, struct vcpu *c)
 		if (ret && ret != -EINVAL &&
 		    !__atomic_exchange_n(&vm->kvmclock_ctrl, ret,
 					 __ATOMIC_RELAXED))
-			fprintf(stderr,
-				"minivmm: note: KVM_KVMCLOCK_CTRL after a pause: %s (ignored: the guest is not told it was paused)\n",
+			log_write(
+				LOG_WARNING,
+				"note: KVM_KVMCLOCK_CTRL after a pause: %s (ignored: the guest is not told it was paused)",
 				strerror(-ret));
 	}
 	if (vm_is_stopping(vm))
