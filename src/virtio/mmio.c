@@ -4,6 +4,7 @@
  * protocol gets DEVICE_NEEDS_RESET, never a crash. */
 #include "mmio.h"
 #include "../err.h"
+#include "../host/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -91,17 +92,21 @@ static void virtio_mmio_log(struct virtio_dev *vd, const char *fmt, ...)
 static void virtio_mmio_log(struct virtio_dev *vd, const char *fmt, ...)
 {
 	unsigned long dropped = 0;
+	char msg[512];
 	va_list ap;
 
 	if (!ratelimit_allow(&vd->rl, &dropped))
 		return;
-	fprintf(stderr, "minivmm: %s (%s): ", vd->ctx.id, vd->ops->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (dropped)
-		fprintf(stderr, " (%lu similar lines dropped)", dropped);
-	fputc('\n', stderr);
+		log_write(LOG_WARNING,
+			  "%s (%s): %s (%lu similar lines dropped)", vd->ctx.id,
+			  vd->ops->name, msg, dropped);
+	else
+		log_write(LOG_WARNING, "%s (%s): %s", vd->ctx.id, vd->ops->name,
+			  msg);
 }
 
 /* Sets @bit in InterruptStatus and pulses the device's edge-triggered
@@ -560,6 +565,7 @@ static void *virtio_mmio_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
 
+	log_set_thread(vd->ctx.id);
 	while (virtio_mmio_wait(vd, -1))
 		;
 	return NULL;
@@ -755,4 +761,15 @@ void virtio_mmio_print_stats(struct virtio_dev *vd, FILE *f)
 		vd->notifies, vd->exits, vd->interrupts, vd->needs_reset);
 	if (vd->ops->print_stats)
 		vd->ops->print_stats(vd, f);
+}
+
+unsigned virtio_mmio_read_metrics(struct virtio_dev *vd,
+				  struct virtio_metric *m)
+{
+	return vd->ops->read_metrics ? vd->ops->read_metrics(vd, m) : 0;
+}
+
+uint32_t virtio_mmio_device_id(const struct virtio_dev *vd)
+{
+	return vd->ops->device_id;
 }
