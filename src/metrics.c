@@ -199,6 +199,9 @@ void metrics_sample_vm(struct vm *vm, struct metrics_sample *s)
 		case VIRTIO_ID_VSOCK:
 			snprintf(name, sizeof(name), "vsock");
 			break;
+		case VIRTIO_ID_RNG:
+			snprintf(name, sizeof(name), "entropy");
+			break;
 		default:
 			continue;
 		}

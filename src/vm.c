@@ -142,8 +142,12 @@ static int vm_create_virtio(struct vm *vm)
 			ret = vm_add_virtio(vm, virtio_vsock_get_ops(v), v,
 					    vm_vsock_destroy, "vsock0");
 	}
-	if (!ret && vm->opt.rng)
-		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");
+	if (!ret && vm->opt.rng) {
+		struct virtio_rng *r = calloc(1, sizeof(*r));
+
+		ret = r ? vm_add_virtio(vm, &virtio_rng_ops, r, free, "rng0")
+			: err_set(-ENOMEM, "out of memory");
+	}
 	return ret;
 }
 

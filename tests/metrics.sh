@@ -5,9 +5,10 @@
 # the previous line, a second PUT /metrics and FlushMetrics without a path
 # are refused with Firecracker's messages, a raw guest's I/O to a drive
 # (tests/guests/virtio_blk.elf) moves block_<drive_id> and the "block"
-# aggregate, the timer writes lines on its own (its period shortened with
-# MINIVMM_METRICS_PERIOD_MS), and the log file gets Firecracker's lines at
-# the level asked for.  Usage: metrics.sh MINIVMM GUESTDIR
+# aggregate, virtio_rng.elf moves "entropy", the timer writes lines on its
+# own (its period shortened with MINIVMM_METRICS_PERIOD_MS), and the log
+# file gets Firecracker's lines at the level asked for.
+# Usage: metrics.sh MINIVMM GUESTDIR
 set -u
 MINIVMM=$1
 G=$2
@@ -153,5 +154,12 @@ JSON
 timeout -k 5 30 "$MINIVMM" fc --no-api --config-file "$T_TMP/vm.json" >"$T_TMP/m5.out" 2>"$T_TMP/m5.err" </dev/null || true
 check "--config-file: metrics at the end" "$M" '.block_rootfs.read_count > 0'
 [ -e "$L" ] && ! grep -q 'INFO\|Vmm is stopping' "$L" && ok "--config-file: logger level Warning" || not_ok "--config-file: logger level Warning" "$(head -c 300 "$L" 2>&1)"
+# --- entropy: a raw guest reads the rng ---
+M=$T_TMP/m6.json
+cat >"$T_TMP/rng.json" <<JSON
+{"boot-source": {"kernel_image_path": "$G/virtio_rng.elf"}, "entropy": {}, "metrics": {"metrics_path": "$M"}}
+JSON
+timeout -k 5 30 "$MINIVMM" fc --no-api --config-file "$T_TMP/rng.json" >"$T_TMP/m6.out" 2>"$T_TMP/m6.err" </dev/null || true
+check "entropy counts the guest's requests" "$M" '.entropy.entropy_event_count > 0 and .entropy.entropy_bytes > 0 and .entropy.host_rng_fails == 0'
 expect_none=$(pgrep -f "$T_TMP" || true)
 [ -z "$expect_none" ] && ok "no minivmm left" || not_ok "no minivmm left" "$expect_none"
