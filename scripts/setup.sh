@@ -20,6 +20,7 @@ PACKAGES=(
 	e2fsprogs         # mkfs.ext4 -d: virtio-blk test disk images
 	iproute2          # ip netns/tuntap: the virtio-net tests
 	curl socat        # API conformance tests; vsock examples
+	jq                # the metrics tests parse each JSON line
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -21,9 +21,9 @@ struct fc_options {
 	const char *id;	      /* --id, default anonymous-instance */
 	const char *config_file;  /* --config-file, or NULL */
 	bool no_api;		  /* --no-api (needs --config-file) */
-	const char *level;	  /* --level: stored, no logger yet */
-	const char *log_path;	  /* --log-path: stored, no logger yet */
-	const char *metrics_path; /* --metrics-path: stored, no metrics yet */
+	const char *level;	  /* --level */
+	const char *log_path;	  /* --log-path */
+	const char *metrics_path; /* --metrics-path */
 	bool boot_timer;	  /* --boot-timer: accepted, no effect yet */
 };
 

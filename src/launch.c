@@ -5,6 +5,7 @@
 #include "launch.h"
 #include "boot/boot.h"
 #include "err.h"
+#include "host/log.h"
 #include "host/term.h"
 #include "kvm.h"
 
@@ -70,8 +71,9 @@ static int launch_once(struct config *cfg, const struct boot_image *img,
 		/* Once, for a kernel that loaded: today such a boot would
 		 * otherwise hang without a word. */
 		if (*pvm_note)
-			fprintf(stderr,
-				"minivmm: note: this host's KVM is kvm_pvm (no VMX/SVM): an unmodified Linux kernel fails or hangs on it; boot a PVM-enabled guest kernel, or use a host with hardware virtualization\n");
+			log_write(
+				LOG_WARNING,
+				"note: this host's KVM is kvm_pvm (no VMX/SVM): an unmodified Linux kernel fails or hangs on it; boot a PVM-enabled guest kernel, or use a host with hardware virtualization");
 		*pvm_note = false;
 		if (h && h->vm_ready)
 			h->vm_ready(h->opaque, &vm);

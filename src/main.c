@@ -9,8 +9,10 @@
 #include "api/server.h"
 #include "config.h"
 #include "err.h"
+#include "host/log.h"
 #include "host/term.h"
 #include "launch.h"
+#include "metrics.h"
 #include "vm.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #ifndef MINIVMM_VERSION
@@ -90,6 +93,114 @@ static int main_fc_config(struct fc_vm *f, const char *path)
 	return 0;
 }
 
+/* What `minivmm fc` keeps besides the API server: the metrics and the
+ * timer that writes them (watched by the main thread: while it waits for
+ * InstanceStart, then among the VM's events). */
+struct main_fc {
+	struct api_server *s; /* NULL with --no-api */
+	struct metrics metrics;
+	int timer_fd;
+	bool ran; /* a VM ran: its end wrote the last line */
+};
+
+static void main_fc_timer(void *opaque)
+{
+	struct main_fc *fc = opaque;
+	uint64_t n;
+
+	if (read(fc->timer_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	if (metrics_flush(&fc->metrics))
+		log_write(LOG_WARNING, "%s", err_msg());
+}
+
+static void main_fc_vm_ready(void *opaque, struct vm *vm)
+{
+	struct main_fc *fc = opaque;
+
+	fc->ran = true;
+	log_write(LOG_INFO, "Running minivmm v%s: the guest starts.",
+		  MINIVMM_VERSION);
+	metrics_attach_vm(&fc->metrics, vm);
+	if (vm_add_event(vm, fc->timer_fd, main_fc_timer, fc, NULL))
+		log_write(LOG_WARNING, "metrics: %s", err_msg());
+	if (fc->s)
+		api_server_vm_ready(fc->s, vm);
+}
+
+static void main_fc_vm_gone(void *opaque, struct vm *vm)
+{
+	struct main_fc *fc = opaque;
+
+	log_write(LOG_INFO, "Vmm is stopping.");
+	if (fc->s)
+		api_server_vm_gone(fc->s, vm);
+	/* The VM's last counters: minivmm fc ends with it. */
+	if (metrics_flush(&fc->metrics))
+		log_write(LOG_WARNING, "%s", err_msg());
+	metrics_attach_vm(&fc->metrics, NULL);
+}
+
+static int main_fc_metrics_open(void *opaque, const char *path)
+{
+	return metrics_open(&((struct main_fc *)opaque)->metrics, path);
+}
+
+static int main_fc_metrics_flush(void *opaque)
+{
+	return metrics_flush(&((struct main_fc *)opaque)->metrics);
+}
+
+/* PUT /logger, the config file's "logger": Firecracker's fields. */
+static int main_fc_logger_set(void *opaque, const struct fc_vm *f)
+{
+	int level = log_level_parse(f->level), ret = 0;
+
+	(void)opaque;
+	if (level < 0)
+		return err_set(-EINVAL, "logger: level: '%s' unknown",
+			       f->level);
+	if (*f->log_path)
+		ret = log_open(f->log_path, f->show_level, f->show_log_origin);
+	else
+		log_close();
+	if (!ret)
+		log_set_level((enum log_level)level);
+	return ret;
+}
+
+/* The command line's --metrics-path, --log-path and --level, then what a
+ * --config-file in @f said (a metrics path twice is refused). */
+static int main_fc_setup(struct main_fc *fc, const struct config *cfg,
+			 struct fc_vm *f)
+{
+	int ret = 0;
+
+	if (cfg->fc.level)
+		log_set_level((enum log_level)log_level_parse(cfg->fc.level));
+	if (cfg->fc.log_path)
+		ret = log_open(cfg->fc.log_path, false, false);
+	if (!ret && cfg->fc.metrics_path) {
+		ret = metrics_open(&fc->metrics, cfg->fc.metrics_path);
+		snprintf(f->metrics_path, sizeof(f->metrics_path), "%s",
+			 cfg->fc.metrics_path);
+		f->metrics_set = true;
+	}
+	return ret;
+}
+
+/* After a --config-file: its "logger" and "metrics". */
+static int main_fc_apply_file(struct main_fc *fc, const struct fc_vm *f)
+{
+	int ret = 0;
+
+	if (f->logger_set)
+		ret = main_fc_logger_set(fc, f);
+	if (!ret && f->metrics_set && !metrics_is_open(&fc->metrics))
+		ret = metrics_open(&fc->metrics, f->metrics_path);
+	return ret;
+}
+
 /* Boots @boot (a copy of what the API or the file said) with the shared
  * boot path.  -errno before the VM ran, else its status. */
 static int main_fc_boot(struct config *cfg, struct fc_vm *boot,
@@ -107,27 +218,31 @@ static int main_fc_boot(struct config *cfg, struct fc_vm *boot,
  * VM's status.  A start that fails before the VM runs is answered 400 and
  * waited for again, unless it came from --config-file (@once): then it
  * ends minivmm, as Firecracker does. */
-static int main_fc_serve(struct config *cfg, struct api_server *s,
+static int main_fc_serve(struct config *cfg, struct main_fc *fc,
 			 struct fc_vm *boot, bool once)
 {
 	struct launch_hooks h = {
-		.vm_ready = api_server_vm_ready,
-		.vm_gone = api_server_vm_gone,
-		.opaque = s,
+		.vm_ready = main_fc_vm_ready,
+		.vm_gone = main_fc_vm_gone,
+		.opaque = fc,
 	};
+	struct api_server *s = fc->s;
 	int status;
 
 	for (;;) {
-		struct pollfd fds[2] = {
+		struct pollfd fds[3] = {
 			{.fd = api_server_start_fd(s), .events = POLLIN},
 			{.fd = cfg->vm.signal_fd, .events = POLLIN},
+			{.fd = fc->timer_fd, .events = POLLIN},
 		};
 		bool never_ran;
 		uint64_t v;
 		int sig;
 
-		if (poll(fds, 2, -1) < 0)
+		if (poll(fds, 3, -1) < 0)
 			continue;
+		if (fds[2].revents & POLLIN)
+			main_fc_timer(fc);
 		sig = vm_take_stop_signal(cfg->vm.signal_fd);
 		if (sig)
 			return VM_STATUS_SIGNAL + sig;
@@ -155,31 +270,67 @@ static int main_fc_serve(struct config *cfg, struct api_server *s,
  * --config-file at once or from the API's InstanceStart. */
 static int main_fc(struct config *cfg)
 {
-	struct api_server *s = NULL;
+	struct main_fc *fc = calloc(1, sizeof(*fc));
 	struct fc_vm *boot = malloc(sizeof(*boot));
+	struct api_server *s = NULL;
+	unsigned ms = metrics_period_ms();
+	struct itimerspec its = {
+		.it_interval = {ms / 1000, (long)(ms % 1000) * 1000000},
+		.it_value = {ms / 1000, (long)(ms % 1000) * 1000000},
+	};
+	struct launch_hooks h;
 	int status;
 
-	if (!boot)
-		return err_set(-ENOMEM, "out of memory");
-	fc_vm_init(boot);
-	if (cfg->fc.no_api) {
-		status = main_fc_config(boot, cfg->fc.config_file);
-		if (!status)
-			status = main_fc_boot(cfg, boot, NULL);
+	if (!boot || !fc) {
 		free(boot);
-		return status;
+		free(fc);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	log_set_id(cfg->fc.id);
+	fc_vm_init(boot);
+	metrics_init(&fc->metrics, NULL);
+	h = (struct launch_hooks){main_fc_vm_ready, main_fc_vm_gone, fc};
+	fc->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fc->timer_fd < 0 || timerfd_settime(fc->timer_fd, 0, &its, NULL)) {
+		status = err_set(-errno, "timerfd: %s", strerror(errno));
+		goto out;
+	}
+	if (cfg->fc.no_api) {
+		status = main_fc_setup(fc, cfg, boot);
+		if (!status)
+			status = main_fc_config(boot, cfg->fc.config_file);
+		if (!status)
+			status = main_fc_apply_file(fc, boot);
+		if (!status)
+			status = main_fc_boot(cfg, boot, &h);
+		goto out;
 	}
 	s = malloc(sizeof(*s));
 	if (!s) {
-		free(boot);
-		return err_set(-ENOMEM, "out of memory");
+		status = err_set(-ENOMEM, "out of memory");
+		goto out;
 	}
+	fc->s = s;
 	status = api_server_open(s, cfg->fc.api_sock, cfg->fc.id,
 				 MINIVMM_VERSION);
 	s->sandbox = (struct sandbox){.enabled = !cfg->vm.no_seccomp};
 	cfg->vm.api_server = true; /* the main thread closes it at the end */
-	if (!status && cfg->fc.config_file)
+	if (!status) {
+		fc->metrics.api = &s->ctx;
+		s->ctx.hooks = (struct api_hooks){
+			.metrics_open = main_fc_metrics_open,
+			.logger_set = main_fc_logger_set,
+			.metrics_flush = main_fc_metrics_flush,
+			.opaque = fc,
+		};
+		status = main_fc_setup(fc, cfg, &s->ctx.vm);
+	}
+	if (!status && cfg->fc.config_file) {
 		status = main_fc_config(&s->ctx.vm, cfg->fc.config_file);
+		if (!status)
+			status = main_fc_apply_file(fc, &s->ctx.vm);
+	}
 	if (!status && !cfg->fc.config_file)
 		status = api_server_start(s);
 	if (!status && cfg->fc.config_file) {
@@ -196,9 +347,17 @@ static int main_fc(struct config *cfg)
 		}
 	}
 	if (!status)
-		status = main_fc_serve(cfg, s, boot, cfg->fc.config_file);
+		status = main_fc_serve(cfg, fc, boot, cfg->fc.config_file);
 	api_server_close(s);
+out:
+	/* Once at exit, unless the VM's end wrote it. */
+	if (!fc->ran && metrics_flush(&fc->metrics))
+		log_write(LOG_WARNING, "%s", err_msg());
+	metrics_destroy(&fc->metrics);
+	if (fc->timer_fd >= 0)
+		close(fc->timer_fd);
 	free(s);
+	free(fc);
 	free(boot);
 	return status;
 }
@@ -215,6 +374,7 @@ int main(int argc, char **argv)
 	 * large request body).  minivmm's threads allocate little, and not on
 	 * their hot paths. */
 	mallopt(M_ARENA_MAX, 1);
+	log_set_thread("main");
 	sig_fd = main_block_stop_signals();
 	if (sig_fd < 0) {
 		fprintf(stderr, "minivmm: %s\n", err_msg());
@@ -246,8 +406,10 @@ int main(int argc, char **argv)
 		status = launch_vm(&cfg, NULL);
 	if (status < 0) {
 		term_restore();
-		fprintf(stderr, "minivmm: %s\n", err_msg());
+		log_write(LOG_ERROR, "%s", err_msg());
+		log_close();
 		return VM_STATUS_ERROR;
 	}
+	log_close();
 	return status;
 }

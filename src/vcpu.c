@@ -2,6 +2,7 @@
  * again, until the vCPU halts or the VM stops.  A guest error never aborts
  * minivmm: it ends the VM with a status and a register dump. */
 #include "vcpu.h"
+#include "host/log.h"
 #include "err.h"
 #include "trace.h"
 #include "vm.h"
@@ -159,13 +160,13 @@ static enum vcpu_action vcpu_fatal(struct vcpu *c, int status, const char *fmt,
 				   ...)
 {
 	va_list ap;
+	char msg[512];
 
-	flockfile(stderr);
-	fprintf(stderr, "minivmm: vcpu %u: ", c->id);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_write(LOG_ERROR, "vcpu %u: %s", c->id, msg);
+	flockfile(stderr);
 	vcpu_dump(c, stderr);
 	funlockfile(stderr);
 	vm_stop(c->vm, status, "a fatal vCPU exit");
@@ -377,6 +378,24 @@ void vcpu_print_end(const struct vcpu *c, FILE *f)
 		c->end.cpl, c->end.rflags & RFLAGS_IF ? "on" : "off");
 }
 
+/* One writer (this vCPU's thread), read by the metrics from another. */
+static void vcpu_count(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
+static void vcpu_count_exit(struct vcpu *c, unsigned reason)
+{
+	if (reason >= VCPU_EXIT_REASONS)
+		return;
+	vcpu_count(&c->stats.count[reason]);
+	if (reason == KVM_EXIT_IO && c->run->io.direction == KVM_EXIT_IO_IN)
+		vcpu_count(&c->stats.io_in);
+	if (reason == KVM_EXIT_MMIO && c->run->mmio.is_write)
+		vcpu_count(&c->stats.mmio_write);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
@@ -402,6 +421,8 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	snprintf(c->name, sizeof(c->name), "fc_vcpu %u", c->id);
+	log_set_thread(c->name);
 
 	while (!vm_is_stopping(vm)) {
 		enum vcpu_action action;
@@ -421,11 +442,10 @@ void *vcpu_thread(void *arg)
 		if (stats)
 			t0 = time_now_ns();
 		reason = c->run->exit_reason;
+		vcpu_count_exit(c, reason);
 		action = vcpu_handle_exit(c);
-		if (stats && reason < VCPU_EXIT_REASONS) {
-			c->stats.count[reason]++;
+		if (stats && reason < VCPU_EXIT_REASONS)
 			c->stats.ns[reason] += time_now_ns() - t0;
-		}
 		if (vm->opt.max_exits &&
 		    __atomic_add_fetch(&vm->exits, 1, __ATOMIC_RELAXED) >=
 			    vm->opt.max_exits)

@@ -13,9 +13,13 @@ struct vm;
 
 #define VCPU_EXIT_REASONS 64
 
+/* count, io_in and mmio_write are kept always (the metrics read them from
+ * another thread: relaxed atomics, one writer); ns only with --stats. */
 struct exit_stats {
 	uint64_t count[VCPU_EXIT_REASONS];
 	uint64_t ns[VCPU_EXIT_REASONS];
+	uint64_t io_in;	     /* of count[KVM_EXIT_IO] */
+	uint64_t mmio_write; /* of count[KVM_EXIT_MMIO] */
 };
 
 /* Where a vCPU was when its thread ended (--stats): for a guest that hung,
@@ -37,6 +41,7 @@ struct vcpu {
 	bool thread_created;
 	struct exit_stats stats;
 	struct vcpu_end end;
+	char name[16]; /* "fc_vcpu 0": its log lines */
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu *c);

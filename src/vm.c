@@ -1,6 +1,7 @@
 /* The VM: explicit creation in dependency order (KVM, memory, buses, devices,
  * vCPUs), the run loop of the main thread, and teardown in reverse. */
 #include "vm.h"
+#include "host/log.h"
 #include "dev/dev.h"
 #include "err.h"
 #include "host/output.h"
@@ -144,9 +145,13 @@ static int vm_create_virtio(struct vm *vm)
 					    vm_vsock_destroy, "vsock0",
 					    SANDBOX_IO_VSOCK);
 	}
-	if (!ret && vm->opt.rng)
-		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0",
-				    SANDBOX_IO_RNG);
+	if (!ret && vm->opt.rng) {
+		struct virtio_rng *r = calloc(1, sizeof(*r));
+
+		ret = r ? vm_add_virtio(vm, &virtio_rng_ops, r, free, "rng0",
+					SANDBOX_IO_RNG)
+			: err_set(-ENOMEM, "out of memory");
+	}
 	return ret;
 }
 
@@ -535,8 +540,9 @@ void vm_park_vcpu(struct vm *vm, struct vcpu *c)
 		if (ret && ret != -EINVAL &&
 		    !__atomic_exchange_n(&vm->kvmclock_ctrl, ret,
 					 __ATOMIC_RELAXED))
-			fprintf(stderr,
-				"minivmm: note: KVM_KVMCLOCK_CTRL after a pause: %s (ignored: the guest is not told it was paused)\n",
+			log_write(
+				LOG_WARNING,
+				"note: KVM_KVMCLOCK_CTRL after a pause: %s (ignored: the guest is not told it was paused)",
 				strerror(-ret));
 	}
 	if (vm_is_stopping(vm))

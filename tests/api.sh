@@ -252,7 +252,7 @@ fault "net PUT after start" "not supported after starting" PUT /network-interfac
 fault "vsock after start" "not supported after starting" PUT /vsock '{"guest_cid": 3, "uds_path": "'"$T_TMP/v2.sock"'"}'
 fault "drive PATCH of an unknown drive" "no drive 'x'" PATCH /drives/x '{"drive_id": "x", "rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}'
 fault "SendCtrlAltDel to a guest without an i8042" "the guest has no keyboard" PUT /actions '{"action_type": "SendCtrlAltDel"}'
-fault "FlushMetrics" "FlushMetrics is not supported yet" PUT /actions '{"action_type": "FlushMetrics"}'
+fault "FlushMetrics without a metrics path" "metrics system is not initialized" PUT /actions '{"action_type": "FlushMetrics"}'
 fault "PATCH /vm bad state" "state: expected Paused or Resumed" PATCH /vm '{"state": "Frozen"}'
 fault "PATCH /vm wrong type" "state: expected a string" PATCH /vm '{"state": 1}'
 expect "GET /vm/config after start" 200 "\"kernel_image_path\": ?\"$TICKER\"" GET /vm/config

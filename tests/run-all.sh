@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite against one build directory (build, build/asan, ...):
-# unit tests, guest tests, negative tests, the Firecracker API.  Prints each
-# result, then one closing line "N passed, N failed"; exits non-zero if
-# anything failed.
+# unit tests, guest tests, negative tests, the Firecracker API, its metrics
+# and logger.  Prints each result, then one closing line "N passed, N
+# failed"; exits non-zero if anything failed.
 set -u
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +26,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/lifecycle.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# Firecracker API tests ($BUILD)"
 	"$HERE/api.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# metrics and logger tests ($BUILD)"
+	"$HERE/metrics.sh" "$BUILD/minivmm" "$BUILD/guests"
 } 2>&1 | tee "$log"
 
 passed=$(grep -c '^ok - ' "$log")

@@ -627,6 +627,9 @@ int fc_put_metrics(struct fc_vm *f, json_t *o)
 	char path[PATH_MAX];
 	int ret;
 
+	if (f->metrics_set)
+		return err_set(-EINVAL,
+			       "Reinitialization of metrics not allowed.");
 	ret = fc_keys(o, what, keys);
 	if (!ret)
 		ret = fc_str(o, what, "metrics_path", path, sizeof(path), true);
@@ -747,7 +750,9 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 		if (f->drives[i].root)
 			root = &f->drives[i];
 	if (root) {
-		c->drives[nr++] = root->disk;
+		c->drives[nr] = root->disk;
+		snprintf(c->drives[nr++].id, sizeof(root->disk.id), "%s",
+			 root->id);
 		if (*root->partuuid)
 			snprintf(f->cmdline + n, sizeof(f->cmdline) - n,
 				 " root=PARTUUID=%s %s", root->partuuid,
@@ -758,13 +763,19 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 				 root->disk.ro ? "ro" : "rw");
 	}
 	for (unsigned i = 0; i < f->nr_drives; i++)
-		if (&f->drives[i] != root)
-			c->drives[nr++] = f->drives[i].disk;
+		if (&f->drives[i] != root) {
+			c->drives[nr] = f->drives[i].disk;
+			snprintf(c->drives[nr++].id, sizeof(c->drives[0].id),
+				 "%s", f->drives[i].id);
+		}
 	c->boot.cmdline = f->cmdline;
 	c->vm.drives = c->drives;
 	c->vm.nr_drives = nr;
-	for (unsigned i = 0; i < f->nr_nets; i++)
+	for (unsigned i = 0; i < f->nr_nets; i++) {
 		c->nets[i] = f->nets[i].net;
+		snprintf(c->nets[i].id, sizeof(c->nets[i].id), "%s",
+			 f->nets[i].id);
+	}
 	c->vm.nets = c->nets;
 	c->vm.nr_nets = f->nr_nets;
 	if (f->vsock_set) {

@@ -75,12 +75,12 @@ struct fc_vm {
 	bool entropy_set;
 	struct fc_rate_limiter entropy_rl;
 
-	bool logger_set; /* kept; no logger yet */
+	bool logger_set;
 	char log_path[PATH_MAX];
 	char level[8];
 	bool show_level, show_log_origin;
 	char module[FC_MODULE_MAX + 1];
-	bool metrics_set; /* kept; no metrics yet */
+	bool metrics_set; /* once: a second PUT is refused */
 	char metrics_path[PATH_MAX];
 
 	/* Built by fc_vm_to_config: boot_args and root=. */

@@ -4,6 +4,7 @@
  * fault_message naming what is wrong, as Firecracker's API server answers. */
 #include "handler.h"
 #include "../err.h"
+#include "../metrics.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ void api_ctx_init(struct api_ctx *ctx, const char *id, const char *version)
 {
 	fc_vm_init(&ctx->vm);
 	ctx->state = API_NOT_STARTED;
+	ctx->hooks = (struct api_hooks){0};
+	memset(&ctx->counters, 0, sizeof(ctx->counters));
 	ctx->id = id;
 	ctx->version = version;
 }
@@ -161,9 +164,15 @@ static void api_actions(struct api_ctx *ctx, json_t *o, struct api_reply *r)
 		}
 		r->action = API_ACTION_CTRL_ALT_DEL;
 	} else if (!strcmp(type, "FlushMetrics")) {
-		api_reply_fault(
-			r,
-			"FlushMetrics is not supported yet: minivmm writes no metrics");
+		if (!ctx->vm.metrics_set) {
+			api_reply_fault(
+				r,
+				"FlushMetrics: the metrics system is not initialized: set a metrics_path with PUT /metrics or --metrics-path first");
+			return;
+		}
+		if (ctx->hooks.metrics_flush &&
+		    ctx->hooks.metrics_flush(ctx->hooks.opaque))
+			api_fault_err(r);
 	} else {
 		char msg[128];
 
@@ -211,19 +220,42 @@ static void api_patch_vm(struct api_ctx *ctx, json_t *o, struct api_reply *r)
 	api_reply_fault(r, "vm: state: expected Paused or Resumed");
 }
 
-/* Requests with a body.  @route names what to do with it. */
-enum api_route {
-	ROUTE_BOOT_SOURCE,
-	ROUTE_MACHINE,
-	ROUTE_DRIVE,
-	ROUTE_NET,
-	ROUTE_VSOCK,
-	ROUTE_ENTROPY,
-	ROUTE_LOGGER,
-	ROUTE_METRICS,
-	ROUTE_ACTIONS,
-	ROUTE_VM,
-};
+/* PUT /logger: the old settings stay if the hook refuses the new. */
+static void api_logger(struct api_ctx *ctx, json_t *o, struct api_reply *r)
+{
+	struct fc_vm *f = &ctx->vm;
+	struct {
+		bool set;
+		char path[PATH_MAX];
+		char level[8];
+		bool show_level, show_origin;
+		char module[FC_MODULE_MAX + 1];
+	} *old = malloc(sizeof(*old));
+
+	if (!old) {
+		api_reply_fault(r, "out of memory");
+		return;
+	}
+	old->set = f->logger_set;
+	memcpy(old->path, f->log_path, sizeof(old->path));
+	memcpy(old->level, f->level, sizeof(old->level));
+	old->show_level = f->show_level;
+	old->show_origin = f->show_log_origin;
+	memcpy(old->module, f->module, sizeof(old->module));
+	if (fc_put_logger(f, o)) {
+		api_fault_err(r);
+	} else if (ctx->hooks.logger_set &&
+		   ctx->hooks.logger_set(ctx->hooks.opaque, f)) {
+		api_fault_err(r);
+		f->logger_set = old->set;
+		memcpy(f->log_path, old->path, sizeof(old->path));
+		memcpy(f->level, old->level, sizeof(old->level));
+		f->show_level = old->show_level;
+		f->show_log_origin = old->show_origin;
+		memcpy(f->module, old->module, sizeof(old->module));
+	}
+	free(old);
+}
 
 static void api_apply(struct api_ctx *ctx, enum api_route route, bool patch,
 		      const char *id, json_t *o, struct api_reply *r)
@@ -257,16 +289,26 @@ static void api_apply(struct api_ctx *ctx, enum api_route route, bool patch,
 		ret = fc_put_entropy(f, o);
 		break;
 	case ROUTE_LOGGER:
-		ret = fc_put_logger(f, o);
-		break;
+		api_logger(ctx, o, r);
+		return;
 	case ROUTE_METRICS:
 		ret = fc_put_metrics(f, o);
+		if (!ret && ctx->hooks.metrics_open) {
+			ret = ctx->hooks.metrics_open(ctx->hooks.opaque,
+						      f->metrics_path);
+			if (ret) {
+				f->metrics_set = false;
+				f->metrics_path[0] = '\0';
+			}
+		}
 		break;
 	case ROUTE_ACTIONS:
 		api_actions(ctx, o, r);
 		return;
 	case ROUTE_VM:
 		api_patch_vm(ctx, o, r);
+		return;
+	case ROUTE_NR:
 		return;
 	}
 	if (ret)
@@ -278,8 +320,24 @@ static bool api_is(const char *a, const char *b)
 	return !strcmp(a, b);
 }
 
+static void api_count(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
 static void api_get(struct api_ctx *ctx, const char *path, struct api_reply *r)
 {
+	uint64_t *get = ctx->counters.get;
+
+	if (api_is(path, "/"))
+		api_count(&get[API_GET_INSTANCE]);
+	else if (api_is(path, "/version"))
+		api_count(&get[API_GET_VERSION]);
+	else if (api_is(path, "/vm/config"))
+		api_count(&get[API_GET_VM]);
+	else if (api_is(path, "/machine-config"))
+		api_count(&get[API_GET_MACHINE]);
 	if (api_is(path, "/"))
 		api_reply_json(r,
 			       json_pack("{s:s, s:s, s:s, s:s}", "id", ctx->id,
@@ -319,8 +377,33 @@ static const char *api_unsupported(const char *path)
 	return NULL;
 }
 
+static void api_handle_route(struct api_ctx *ctx, const char *method,
+			     const char *path, const char *body, size_t len,
+			     struct api_reply *r, int *route);
+
 void api_handle(struct api_ctx *ctx, const char *method, const char *path,
 		const char *body, size_t len, struct api_reply *r)
+{
+	struct api_counters *c = &ctx->counters;
+	int route = -1;
+
+	api_handle_route(ctx, method, path, body, len, r, &route);
+	if (route >= 0 && api_is(method, "PUT")) {
+		api_count(&c->put[route]);
+		if (r->status == 400)
+			api_count(&c->put_fails[route]);
+	} else if (route >= 0) {
+		api_count(&c->patch[route]);
+		if (r->status == 400)
+			api_count(&c->patch_fails[route]);
+	}
+	if (r->status == 400)
+		api_count(&c->fails);
+}
+
+static void api_handle_route(struct api_ctx *ctx, const char *method,
+			     const char *path, const char *body, size_t len,
+			     struct api_reply *r, int *route)
 {
 	static const struct {
 		const char *path; /* or prefix, ending in '/', with an id */
@@ -381,6 +464,7 @@ void api_handle(struct api_ctx *ctx, const char *method, const char *path,
 		api_bad_route(r, method, path);
 		return;
 	}
+	*route = (int)routes[i].route;
 	if (routes[i].path[strlen(routes[i].path) - 1] == '/' &&
 	    (!id || !config_id_valid(id, '_'))) {
 		char msg[API_PATH_MAX + 96];
@@ -419,4 +503,57 @@ void api_handle(struct api_ctx *ctx, const char *method, const char *path,
 		return;
 	api_apply(ctx, routes[i].route, patch, id, o, r);
 	json_decref(o);
+}
+
+void api_read_metrics(const struct api_ctx *ctx, struct metrics_sample *s)
+{
+	/* Firecracker's names of what each route sets. */
+	static const char *const names[ROUTE_NR][2] = {
+		[ROUTE_BOOT_SOURCE] = {"boot_source_count",
+				       "boot_source_fails"},
+		[ROUTE_MACHINE] = {"machine_cfg_count", "machine_cfg_fails"},
+		[ROUTE_DRIVE] = {"drive_count", "drive_fails"},
+		[ROUTE_NET] = {"network_count", "network_fails"},
+		[ROUTE_VSOCK] = {"vsock_count", "vsock_fails"},
+		[ROUTE_ENTROPY] = {"entropy_count", "entropy_fails"},
+		[ROUTE_LOGGER] = {"logger_count", "logger_fails"},
+		[ROUTE_METRICS] = {"metrics_count", "metrics_fails"},
+		[ROUTE_ACTIONS] = {"actions_count", "actions_fails"},
+		[ROUTE_VM] = {"vm_count", "vm_fails"},
+	};
+	static const bool patchable[ROUTE_NR] = {
+		[ROUTE_MACHINE] = true,
+		[ROUTE_DRIVE] = true,
+		[ROUTE_NET] = true,
+		[ROUTE_VM] = true,
+	};
+	const struct api_counters *c = &ctx->counters;
+	struct metrics_section *sec;
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+	sec = metrics_section(s, "api_server", NULL);
+	metrics_add(sec, "sync_response_fails", LOAD(c->fails), false);
+	sec = metrics_section(s, "get_api_requests", NULL);
+	metrics_add(sec, "instance_info_count", LOAD(c->get[API_GET_INSTANCE]),
+		    false);
+	metrics_add(sec, "vmm_version_count", LOAD(c->get[API_GET_VERSION]),
+		    false);
+	metrics_add(sec, "machine_cfg_count", LOAD(c->get[API_GET_MACHINE]),
+		    false);
+	metrics_add(sec, "vm_config_count", LOAD(c->get[API_GET_VM]), false);
+	sec = metrics_section(s, "put_api_requests", NULL);
+	for (unsigned i = 0; i < ROUTE_NR; i++) {
+		if (i == ROUTE_VM)
+			continue;
+		metrics_add(sec, names[i][0], LOAD(c->put[i]), false);
+		metrics_add(sec, names[i][1], LOAD(c->put_fails[i]), false);
+	}
+	sec = metrics_section(s, "patch_api_requests", NULL);
+	for (unsigned i = 0; i < ROUTE_NR; i++) {
+		if (!patchable[i])
+			continue;
+		metrics_add(sec, names[i][0], LOAD(c->patch[i]), false);
+		metrics_add(sec, names[i][1], LOAD(c->patch_fails[i]), false);
+	}
+#undef LOAD
 }

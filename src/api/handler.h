@@ -23,11 +23,57 @@ enum api_action {
 	API_ACTION_CTRL_ALT_DEL, /* SendCtrlAltDel after the start */
 };
 
+/* Requests with a body, by what they set. */
+enum api_route {
+	ROUTE_BOOT_SOURCE,
+	ROUTE_MACHINE,
+	ROUTE_DRIVE,
+	ROUTE_NET,
+	ROUTE_VSOCK,
+	ROUTE_ENTROPY,
+	ROUTE_LOGGER,
+	ROUTE_METRICS,
+	ROUTE_ACTIONS,
+	ROUTE_VM,
+	ROUTE_NR,
+};
+
+enum api_get {
+	API_GET_INSTANCE,
+	API_GET_VERSION,
+	API_GET_VM,
+	API_GET_MACHINE,
+	API_GET_NR
+};
+
+/* Requests and failures (400s) so far, for the metrics: written by the
+ * thread that handles requests, read from others (relaxed atomics). */
+struct api_counters {
+	uint64_t put[ROUTE_NR], put_fails[ROUTE_NR];
+	uint64_t patch[ROUTE_NR], patch_fails[ROUTE_NR];
+	uint64_t get[API_GET_NR];
+	uint64_t fails; /* every 400 */
+};
+
+/* What a request changes outside the handler, called with the request's
+ * values once they are checked; NULL: nothing to do (the unit tests). */
+struct api_hooks {
+	/* PUT /metrics: -errno with err_msg() refuses the request. */
+	int (*metrics_open)(void *opaque, const char *path);
+	/* PUT /logger: the logger fields of @f (log_path "" for stderr). */
+	int (*logger_set)(void *opaque, const struct fc_vm *f);
+	/* FlushMetrics. */
+	int (*metrics_flush)(void *opaque);
+	void *opaque;
+};
+
 struct api_ctx {
 	struct fc_vm vm;      /* what the requests said so far */
 	enum api_state state; /* the caller updates it after an action */
 	const char *id;	      /* --id */
 	const char *version;  /* minivmm's */
+	struct api_hooks hooks;
+	struct api_counters counters;
 };
 
 struct api_reply {
@@ -48,5 +94,10 @@ void api_handle(struct api_ctx *ctx, const char *method, const char *path,
 void api_reply_fault(struct api_reply *r, const char *msg);
 void api_reply_free(struct api_reply *r);
 const char *api_state_name(enum api_state s);
+
+struct metrics_sample;
+/* The counters as Firecracker's sections: api_server, get_api_requests,
+ * put_api_requests, patch_api_requests.  From any thread. */
+void api_read_metrics(const struct api_ctx *ctx, struct metrics_sample *s);
 
 #endif

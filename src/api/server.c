@@ -4,6 +4,7 @@
  * lock, and the actions it asks for carried out: a start through the main
  * thread, a pause or resume on the VM. */
 #include "server.h"
+#include "../host/log.h"
 #include "../err.h"
 #include "../host/vsock_uds.h"
 
@@ -117,7 +118,7 @@ void api_server_vm_ready(void *opaque, struct vm *vm)
 	/* --config-file: the API serves once the VM runs, as Firecracker's
 	 * does (clients wait in the socket's backlog meanwhile). */
 	if (s->serve_on_ready && !s->thread_started && api_server_start(s)) {
-		fprintf(stderr, "minivmm: %s\n", err_msg());
+		log_write(LOG_ERROR, "%s", err_msg());
 		vm_stop(vm, VM_STATUS_ERROR, "the API thread did not start");
 	}
 }
@@ -274,6 +275,11 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 		api_reply_fault(&r, msg);
 		*upload_data_size = 0;
 	} else {
+		/* Firecracker's line (without the body: it may hold paths). */
+		log_write(
+			LOG_DEBUG,
+			"The API server received a %.16s request on \"%.256s\".",
+			method, url);
 		pthread_mutex_lock(&s->lock);
 		api_handle(&s->ctx, method, url, q->buf, q->len, &r);
 		if (r.status == 204)
@@ -321,6 +327,7 @@ static void *api_server_thread(void *arg)
 		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	int ep = info ? info->epoll_fd : -1;
 
+	log_set_thread("fc_api");
 	/* Its own filter before it reads a byte from a client (rules_api in
 	 * src/host/sandbox.c): created before vm_run, it has no other. */
 	s->sandbox_ret = sandbox_apply(&s->sandbox, SANDBOX_API);

@@ -31,9 +31,9 @@ struct api_server {
 	struct MHD_Daemon *mhd;
 	pthread_t thread;
 	bool thread_started;
-	int stop_fd;	     /* eventfd: the API thread ends */
-	int start_fd;	     /* eventfd: the main thread has a start to do */
-	bool serve_on_ready; /* start the API thread once the VM runs */
+	int stop_fd;		/* eventfd: the API thread ends */
+	int start_fd;		/* eventfd: the main thread has a start to do */
+	bool serve_on_ready;	/* start the API thread once the VM runs */
 	struct sandbox sandbox; /* the API thread's filter (set before it) */
 	int sandbox_ret;	/* its installation: 0 or -errno */
 	char sandbox_msg[256];

@@ -2,6 +2,7 @@
  * through KVM_IRQ_LINE, output to stdout or a file and input from the
  * console; i8042 and the legacy reset ports; the RTC; ACPI power-off. */
 #include "dev.h"
+#include "../host/log.h"
 #include "legacy.h"
 #include "serial.h"
 #include "../err.h"
@@ -81,8 +82,9 @@ static void pc_console_readable(void *opaque)
 		/* stdin a directory, a broken device: reading again would
 		 * fail again at once, and the main thread would spin. */
 		term_restore();
-		fprintf(stderr,
-			"minivmm: console input disabled: %s; the guest keeps running without input\n",
+		log_write(
+			LOG_WARNING,
+			"console input disabled: %s; the guest keeps running without input",
 			err_msg());
 		d->console->eof = true;
 		d->input_ev->enabled = false;

@@ -9,6 +9,7 @@
  * Completed requests wait on one list until disk_reap() hands them back,
  * so the device sees one completion path whatever the engine. */
 #include "disk.h"
+#include "log.h"
 #include "../err.h"
 
 #include <errno.h>
@@ -268,9 +269,9 @@ static int disk_lock(struct disk *d)
 			d->path);
 	/* A file system without locks (some network ones): the image is
 	 * still usable, only unprotected, so say so and go on. */
-	fprintf(stderr,
-		"minivmm: drive %s: cannot lock it (%s): using it unlocked\n",
-		d->path, strerror(errno));
+	log_write(LOG_WARNING,
+		  "drive %s: cannot lock it (%s): using it unlocked", d->path,
+		  strerror(errno));
 	return 0;
 }
 
@@ -418,8 +419,9 @@ int disk_open(struct disk *d, const struct disk_options *o)
 		if (uring_start(d, why, sizeof(why))) {
 			/* A sandbox (seccomp, io_uring_disabled) or an old
 			 * kernel: the guest still gets its disk. */
-			fprintf(stderr,
-				"minivmm: drive %s: io_uring unavailable (%s): using io=sync\n",
+			log_write(
+				LOG_WARNING,
+				"drive %s: io_uring unavailable (%s): using io=sync",
 				d->path, why);
 			d->io = DISK_IO_SYNC;
 		}
@@ -612,8 +614,9 @@ static void uring_flush(struct disk *d)
 			nanosleep(&(struct timespec){0, 1000000}, NULL);
 			continue;
 		}
-		fprintf(stderr,
-			"minivmm: drive %s: io_uring submission failed (%s): %u requests wait\n",
+		log_write(
+			LOG_WARNING,
+			"drive %s: io_uring submission failed (%s): %u requests wait",
 			d->path, strerror(ret < 0 ? -ret : EAGAIN),
 			io_uring_sq_ready(ring));
 		return;
@@ -729,9 +732,11 @@ static void disk_account(struct disk *d, const struct disk_req *r)
 	switch (r->op) {
 	case DISK_OP_READ:
 		stat_add(&d->stats.bytes_read, r->len);
+		stat_add(&d->stats.reads, 1);
 		break;
 	case DISK_OP_WRITE:
 		stat_add(&d->stats.bytes_written, r->len);
+		stat_add(&d->stats.writes, 1);
 		break;
 	case DISK_OP_FLUSH:
 		stat_add(&d->stats.flushes, 1);
@@ -783,8 +788,9 @@ void disk_drain(struct disk *d)
 		    ret != -EBUSY && ret != -ETIME) {
 			/* The ring itself failed: nothing more will come
 			 * out of it. */
-			fprintf(stderr,
-				"minivmm: drive %s: io_uring failed (%s) with %u requests in flight\n",
+			log_write(
+				LOG_WARNING,
+				"drive %s: io_uring failed (%s) with %u requests in flight",
 				d->path, strerror(-ret), d->inflight);
 			d->inflight = 0;
 			break;

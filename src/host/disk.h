@@ -45,6 +45,7 @@ struct disk_options {
 	bool serial_set;
 	enum disk_cache cache;
 	enum disk_io io;
+	char id[65]; /* the API's drive_id (metrics), "" from --drive */
 };
 
 enum disk_op {
@@ -85,6 +86,7 @@ struct disk_stats {
 	uint64_t requests; /* the device adds those it answers itself */
 	uint64_t bytes_read;
 	uint64_t bytes_written;
+	uint64_t reads, writes; /* requests that succeeded */
 	uint64_t flushes;
 	uint64_t discards; /* DISCARD and WRITE_ZEROES */
 	uint64_t errors;   /* host I/O errors */

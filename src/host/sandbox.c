@@ -170,12 +170,12 @@ static const struct sandbox_rule rules_create[] = {
  * ACPI, port 0xE9, the virtio registers). */
 static const struct sandbox_rule rules_vcpu[] = {
 	IOCTL(KVM_RUN),
-	IOCTL(KVM_GET_REGS),	 /* the register dump of a fatal exit */
-	IOCTL(KVM_GET_SREGS),	 /* and --stats' last state */
-	IOCTL(KVM_GET_MP_STATE), /* --stats */
-	IOCTL(KVM_IRQ_LINE),	 /* COM1 and i8042 interrupts */
+	IOCTL(KVM_GET_REGS),	  /* the register dump of a fatal exit */
+	IOCTL(KVM_GET_SREGS),	  /* and --stats' last state */
+	IOCTL(KVM_GET_MP_STATE),  /* --stats */
+	IOCTL(KVM_IRQ_LINE),	  /* COM1 and i8042 interrupts */
 	IOCTL(KVM_KVMCLOCK_CTRL), /* after a pause (vm_resume) */
-	ANY(tgkill),		 /* vm_stop kicks the other vCPUs */
+	ANY(tgkill),		  /* vm_stop kicks the other vCPUs */
 	RULES_END,
 };
 
@@ -278,8 +278,12 @@ static const struct sandbox_rule rules_api[] = {
 	ARG(fcntl, 1, F_GETFD),
 	ARG(fcntl, 1, F_SETFD),
 	ANY(clock_nanosleep),
-	ANY(tgkill), /* pause and stop kick the vCPUs (vcpu_kick) */
+	ANY(tgkill),	     /* pause and stop kick the vCPUs (vcpu_kick) */
 	IOCTL(KVM_IRQ_LINE), /* SendCtrlAltDel: the i8042's IRQ 1 */
+	/* PUT /logger and PUT /metrics open their file, before the start:
+	 * with exactly these flags (log_open, metrics_open), so the thread
+	 * may create and append to a file, never read one. */
+	ARG(openat, 2, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC),
 	RULES_END,
 };
 

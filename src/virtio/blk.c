@@ -539,6 +539,32 @@ static void blk_print_stats(struct virtio_dev *vd, FILE *f)
 		disk_io_name(b->disk.io));
 }
 
+static unsigned blk_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+	const struct disk_stats *s = &b->disk.stats;
+	const struct {
+		const char *name;
+		const uint64_t *c;
+	} f[] = {
+		{"read_bytes", &s->bytes_read},
+		{"write_bytes", &s->bytes_written},
+		{"read_count", &s->reads},
+		{"write_count", &s->writes},
+		{"flush_count", &s->flushes},
+		{"discard_count", &s->discards},
+		{"execute_fails", &s->errors},
+		{"requests_count", &s->requests},
+	};
+	unsigned n = sizeof(f) / sizeof(f[0]);
+
+	for (unsigned i = 0; i < n; i++)
+		m[i] = (struct virtio_metric){
+			f[i].name, __atomic_load_n(f[i].c, __ATOMIC_RELAXED),
+			false};
+	return n;
+}
+
 #define BLK_BASE_FEATURES                                         \
 	(BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_SIZE_MAX) | \
 	 BIT(VIRTIO_BLK_F_BLK_SIZE))
@@ -556,6 +582,7 @@ const struct virtio_device_ops virtio_blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 	.print_stats = blk_print_stats,
+	.read_metrics = blk_read_metrics,
 };
 
 static uint64_t blk_features(const struct virtio_blk *b)

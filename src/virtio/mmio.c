@@ -4,6 +4,7 @@
  * protocol gets DEVICE_NEEDS_RESET, never a crash. */
 #include "mmio.h"
 #include "../err.h"
+#include "../host/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -71,10 +72,10 @@ struct virtio_dev {
 	 * its own.  Under park_lock. */
 	pthread_mutex_t park_lock;
 	pthread_cond_t park_cond;
-	bool park;   /* asked: the thread parks when it sees stop_fd */
-	bool parked; /* it has */
-	sem_t sandboxed;       /* posted once the I/O thread has its filter */
-	int sandbox_ret;       /* and how that went: 0 or -errno, */
+	bool park;	 /* asked: the thread parks when it sees stop_fd */
+	bool parked;	 /* it has */
+	sem_t sandboxed; /* posted once the I/O thread has its filter */
+	int sandbox_ret; /* and how that went: 0 or -errno, */
 	char sandbox_msg[160]; /* with its message */
 
 	/* --stats, atomic */
@@ -104,17 +105,21 @@ static void virtio_mmio_log(struct virtio_dev *vd, const char *fmt, ...)
 static void virtio_mmio_log(struct virtio_dev *vd, const char *fmt, ...)
 {
 	unsigned long dropped = 0;
+	char msg[512];
 	va_list ap;
 
 	if (!ratelimit_allow(&vd->rl, &dropped))
 		return;
-	fprintf(stderr, "minivmm: %s (%s): ", vd->ctx.id, vd->ops->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (dropped)
-		fprintf(stderr, " (%lu similar lines dropped)", dropped);
-	fputc('\n', stderr);
+		log_write(LOG_WARNING,
+			  "%s (%s): %s (%lu similar lines dropped)", vd->ctx.id,
+			  vd->ops->name, msg, dropped);
+	else
+		log_write(LOG_WARNING, "%s (%s): %s", vd->ctx.id, vd->ops->name,
+			  msg);
 }
 
 /* Sets @bit in InterruptStatus and pulses the device's edge-triggered
@@ -596,6 +601,7 @@ static void *virtio_mmio_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
 
+	log_set_thread(vd->ctx.id);
 	vd->sandbox_ret = sandbox_apply(&vd->ctx.sandbox, vd->ctx.sandbox_kind);
 	if (vd->sandbox_ret)
 		snprintf(vd->sandbox_msg, sizeof(vd->sandbox_msg), "%s",
@@ -827,4 +833,15 @@ void virtio_mmio_print_stats(struct virtio_dev *vd, FILE *f)
 		vd->notifies, vd->exits, vd->interrupts, vd->needs_reset);
 	if (vd->ops->print_stats)
 		vd->ops->print_stats(vd, f);
+}
+
+unsigned virtio_mmio_read_metrics(struct virtio_dev *vd,
+				  struct virtio_metric *m)
+{
+	return vd->ops->read_metrics ? vd->ops->read_metrics(vd, m) : 0;
+}
+
+uint32_t virtio_mmio_device_id(const struct virtio_dev *vd)
+{
+	return vd->ops->device_id;
 }

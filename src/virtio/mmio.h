@@ -98,5 +98,11 @@ void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 void virtio_mmio_poll(struct virtio_dev *vd);
 /* The device's --stats lines. */
 void virtio_mmio_print_stats(struct virtio_dev *vd, FILE *f);
+/* The device's counters for the metrics (ops->read_metrics): how many,
+ * 0 if it has none.  From any thread. */
+unsigned virtio_mmio_read_metrics(struct virtio_dev *vd,
+				  struct virtio_metric *m);
+/* The device type (VIRTIO_ID_*). */
+uint32_t virtio_mmio_device_id(const struct virtio_dev *vd);
 
 #endif

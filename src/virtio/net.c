@@ -28,6 +28,7 @@
  * or, for activate and reset, on a vCPU thread; every tap call completes
  * inside the callback, so nothing is in flight when reset returns. */
 #include "net.h"
+#include "../host/log.h"
 #include "../err.h"
 
 #include <ctype.h>
@@ -611,8 +612,9 @@ static void net_backend_dead(struct virtio_net *n, int err)
 
 	n->dead = true;
 	n->watching = false;
-	fprintf(stderr,
-		"minivmm: tap %s: %s: the network interface stops (its frames are dropped)\n",
+	log_write(
+		LOG_WARNING,
+		"tap %s: %s: the network interface stops (its frames are dropped)",
 		n->tap.name, err ? strerror(err) : "end of file");
 	if (efd >= 0) {
 		dup3(efd, n->tap.fd, O_CLOEXEC);
@@ -989,6 +991,44 @@ static void net_print_stats(struct virtio_dev *vd, FILE *f)
 		load(&d[NET_DROP_RX_ERROR]));
 }
 
+static unsigned net_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
+{
+	struct virtio_net *n = virtio_dev_priv(vd);
+	const struct net_stats *s = &n->stats;
+	const uint64_t *d = s->drops;
+	unsigned i = 0;
+
+	m[i++] = (struct virtio_metric){"rx_bytes_count", load(&s->rx_bytes),
+					false};
+	m[i++] = (struct virtio_metric){"rx_packets_count", load(&s->rx_frames),
+					false};
+	m[i++] = (struct virtio_metric){"tx_bytes_count", load(&s->tx_bytes),
+					false};
+	m[i++] = (struct virtio_metric){"tx_packets_count", load(&s->tx_frames),
+					false};
+	m[i++] = (struct virtio_metric){"no_rx_avail_buffer",
+					load(&s->rx_waits), false};
+	m[i++] = (struct virtio_metric){"tx_malformed_frames",
+					load(&d[NET_DROP_TX_CHAIN]) +
+						load(&d[NET_DROP_TX_EMPTY]) +
+						load(&d[NET_DROP_TX_HEADER]) +
+						load(&d[NET_DROP_TX_SHORT]) +
+						load(&d[NET_DROP_TX_LONG]),
+					false};
+	m[i++] = (struct virtio_metric){"tap_write_fails",
+					load(&d[NET_DROP_TX_BUSY]) +
+						load(&d[NET_DROP_TX_ERROR]),
+					false};
+	m[i++] = (struct virtio_metric){"tap_read_fails",
+					load(&d[NET_DROP_RX_ERROR]), false};
+	m[i++] = (struct virtio_metric){"rx_fails",
+					load(&d[NET_DROP_RX_CHAIN]) +
+						load(&d[NET_DROP_RX_LONG]) +
+						load(&d[NET_DROP_RX_BAD]),
+					false};
+	return i;
+}
+
 const struct virtio_device_ops virtio_net_ops = {
 	.name = "virtio-net",
 	.init = net_init,
@@ -1006,6 +1046,7 @@ const struct virtio_device_ops virtio_net_ops = {
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
 	.print_stats = net_print_stats,
+	.read_metrics = net_read_metrics,
 };
 
 /* Takes @t (open) and makes the device around it; closes it on failure. */

@@ -83,6 +83,7 @@ struct net_options {
 	bool mac_set;
 	unsigned mtu; /* 0 unless given: the tap's MTU is used */
 	bool mtu_set;
+	char id[65]; /* the API's iface_id (metrics), "" from --net */
 };
 
 /* Parses the value of --net into @o (the default MAC filled in when mac=

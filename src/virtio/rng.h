@@ -4,7 +4,14 @@
 
 #include "virtio.h"
 
-/* The rng has no state of its own: priv is unused (NULL). */
+/* Its counters (relaxed atomics: --stats and the metrics read them). */
+struct virtio_rng {
+	uint64_t requests; /* chains served */
+	uint64_t bytes;	   /* random bytes given to the guest */
+	uint64_t fails;	   /* getrandom(2) gave less than asked */
+};
+
+/* priv: a struct virtio_rng, or NULL (nothing counted). */
 extern const struct virtio_device_ops virtio_rng_ops;
 
 #endif

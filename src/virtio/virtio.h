@@ -42,6 +42,16 @@
 
 struct virtio_dev; /* the transport's state of one device */
 
+/* One counter for the metrics (Firecracker's field name where it has one):
+ * a count since the device was made, or a @gauge (a value now). */
+struct virtio_metric {
+	const char *name;
+	uint64_t value;
+	bool gauge;
+};
+
+#define VIRTIO_METRICS_MAX 24 /* the most a device reports */
+
 struct virtio_device_ops {
 	const char *name; /* "virtio-blk", for messages and --stats */
 	/* Optional: called once by virtio_mmio_create(), before the VM runs,
@@ -75,6 +85,11 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_dev *vd);
 	/* Optional: a line or two for --stats. */
 	void (*print_stats)(struct virtio_dev *vd, FILE *f);
+	/* Optional: the counters print_stats shows, for the metrics, read
+	 * with relaxed atomics from any thread: how many filled in @m (at
+	 * most VIRTIO_METRICS_MAX). */
+	unsigned (*read_metrics)(struct virtio_dev *vd,
+				 struct virtio_metric *m);
 };
 
 /* What the device passed to virtio_mmio_create(). */

@@ -51,6 +51,7 @@
  * (activate, reset). */
 #include "vsock.h"
 #include "../err.h"
+#include "../host/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -203,10 +204,12 @@ static void vsock_log(struct virtio_vsock *v, const char *what, int err)
 
 	if (!ratelimit_allow(&v->rl, &dropped))
 		return;
-	fprintf(stderr, "minivmm: vsock: %s: %s", what, strerror(err));
 	if (dropped)
-		fprintf(stderr, " (%lu similar lines dropped)", dropped);
-	fputc('\n', stderr);
+		log_write(LOG_WARNING,
+			  "vsock: %s: %s (%lu similar lines dropped)", what,
+			  strerror(err), dropped);
+	else
+		log_write(LOG_WARNING, "vsock: %s: %s", what, strerror(err));
 }
 
 /* ---- packets ---- */
@@ -1565,6 +1568,28 @@ static void vsock_print_stats(struct virtio_dev *vd, FILE *f)
 		s.dropped, s.bad_rst, s.overruns, s.bad_connect, s.timeouts);
 }
 
+static unsigned vsock_read_metrics(struct virtio_dev *vd,
+				   struct virtio_metric *m)
+{
+	struct vsock_stats s;
+	unsigned i = 0;
+
+	virtio_vsock_stats(virtio_dev_priv(vd), &s);
+	/* rx: to the guest, tx: from it, as Firecracker's queues are named. */
+	m[i++] = (struct virtio_metric){"conns_added",
+					s.from_host + s.from_guest, false};
+	m[i++] = (struct virtio_metric){"conns_refused", s.refused, false};
+	m[i++] = (struct virtio_metric){"conns_killed", s.timeouts + s.overruns,
+					false};
+	m[i++] = (struct virtio_metric){"conns_open", s.open, true};
+	m[i++] = (struct virtio_metric){"rx_bytes_count", s.bytes_out, false};
+	m[i++] = (struct virtio_metric){"tx_bytes_count", s.bytes_in, false};
+	m[i++] = (struct virtio_metric){"tx_dropped", s.dropped + s.bad_rst,
+					false};
+	m[i++] = (struct virtio_metric){"buffered_bytes", s.buffered, true};
+	return i;
+}
+
 static const struct virtio_device_ops vsock_ops = {
 	.name = "virtio-vsock",
 	.init = vsock_init,
@@ -1577,6 +1602,7 @@ static const struct virtio_device_ops vsock_ops = {
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
 	.print_stats = vsock_print_stats,
+	.read_metrics = vsock_read_metrics,
 };
 
 /* 1024 connections need 1024 fds besides minivmm's own; the usual soft

@@ -360,6 +360,10 @@ static void test_nets_vsock(void **state)
 	expect_fault(a, "PUT", "/metrics", "{\"metrics_path\":\"\"}",
 		     "empty path");
 	expect_204(a, "PUT", "/metrics", "{\"metrics_path\":\"/tmp/m\"}");
+	/* Once, as Firecracker: its message. */
+	expect_fault(a, "PUT", "/metrics", "{\"metrics_path\":\"/tmp/n\"}",
+		     "Reinitialization of metrics not allowed.");
+	assert_string_equal(a->vm.metrics_path, "/tmp/m");
 	free(a);
 }
 
@@ -401,7 +405,7 @@ static void test_state_machine(void **state)
 	expect_fault(a, "PUT", "/entropy", "{}",
 		     "not supported after starting");
 	expect_fault(a, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}",
-		     "not supported yet");
+		     "metrics system is not initialized");
 	assert_int_equal(req(a, "PUT", "/actions",
 			     "{\"action_type\":\"SendCtrlAltDel\"}", &act),
 			 204);
