@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MINIVMM_VERSION
@@ -374,6 +375,10 @@ int main(int argc, char **argv)
 	 * large request body).  minivmm's threads allocate little, and not on
 	 * their hot paths. */
 	mallopt(M_ARENA_MAX, 1);
+	/* glibc reads /etc/localtime at the first time conversion (even
+	 * gmtime_r, as the logger's timestamps do): now, not on a sandboxed
+	 * thread. */
+	tzset();
 	log_set_thread("main");
 	sig_fd = main_block_stop_signals();
 	if (sig_fd < 0) {

@@ -6,8 +6,10 @@
 # waits when the boot arguments say minivmm_wait); then PATCH /vm Paused for
 # longer than the guest's soft-lockup threshold (20 s), Resumed, and no
 # soft-lockup report; SendCtrlAltDel ends it through the i8042 (the kernel
-# restarts, minivmm exits 0).  Then the same VM, generic PVH vmlinux, from a
-# config file with --no-api: it boots its root drive and powers off.
+# restarts, minivmm exits 0); the --metrics-path file has a line from
+# FlushMetrics and one from the end, with the drive's and the interface's
+# counters.  Then the same VM, generic PVH vmlinux, from a config file with
+# --no-api: it boots its root drive and powers off.
 # Prints "ok - fc ..." / "not ok - ...".
 #
 # Two halves, as vsock.sh:
@@ -90,7 +92,8 @@ fc_api() {
 	[ -c /dev/net/tun ] || { [ -f tun.ko ] && insmod ./tun.ko; }
 	ip tuntap add dev fctap0 mode tap 2>/dev/null || tunctl -t fctap0 >/dev/null
 	ip addr add 169.254.12.1/24 dev fctap0 && ip link set fctap0 up
-	$PIN ./minivmm fc --api-sock "$FC_SOCK" --id fc-test </dev/null >"$out" 2>"$fc_err" &
+	$PIN ./minivmm fc --api-sock "$FC_SOCK" --id fc-test --metrics-path "$O/fc.metrics" \
+		</dev/null >"$out" 2>"$fc_err" &
 	fc_pid=$!
 	for ((i = 0; i < 50; i++)); do [ -S "$FC_SOCK" ] && break; sleep 0.1; done
 	if [ ! -S "$FC_SOCK" ]; then
@@ -132,6 +135,7 @@ fc_api() {
 	else
 		ok "fc no soft lockup after a ${FC_PAUSE_S} s pause ($((n0)) console lines before it)"
 	fi
+	fc_req "FlushMetrics" 204 PUT /actions '{"action_type": "FlushMetrics"}'
 	fc_req "SendCtrlAltDel" 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 	for ((i = 0; i < 150; i++)); do kill -0 "$fc_pid" 2>/dev/null || break; sleep 0.2; done
 	if kill -0 "$fc_pid" 2>/dev/null; then
@@ -143,6 +147,15 @@ fc_api() {
 	[ "$status" = 0 ] && ok "fc SendCtrlAltDel ends the VM, status 0" ||
 		not_ok "fc SendCtrlAltDel ends the VM, status 0" "status $status" "$out" "$fc_err"
 	[ -e "$FC_SOCK" ] && not_ok "fc removes its socket" "$FC_SOCK is left" || ok "fc removes its socket"
+	# One line from FlushMetrics, one at the end; the root drive's reads
+	# (the guest booted from it) in the first.
+	n0=$(grep -c '^{"utc_timestamp_ms":' "$O/fc.metrics" 2>/dev/null)
+	if [ "${n0:-0}" -ge 2 ] && grep -q '"block_rootfs":{[^}]*"read_bytes":[1-9]' "$O/fc.metrics" &&
+		grep -q '"net_eth0":{' "$O/fc.metrics"; then
+		ok "fc metrics: $n0 lines, the root drive's reads and eth0 counted"
+	else
+		not_ok "fc metrics: lines with the drive's and the interface's counters" "${n0:-0} lines" "$O/fc.metrics"
+	fi
 	ip link set fctap0 down 2>/dev/null
 	ip tuntap del dev fctap0 mode tap 2>/dev/null || tunctl -d fctap0 >/dev/null 2>&1
 	rm -f "$img"
