@@ -81,6 +81,13 @@ refuse drive-unknown-key "unknown key 'speed'" run --raw "$G/hlt.bin" --drive "$
 refuse drive-bad-cache "cache" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,cache=none"
 refuse drive-bad-io "io" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,io=aio"
 refuse drive-serial-too-long "serial" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,serial=123456789012345678901"
+refuse drive-bw-no-ms "bw=1000: expected SIZE/MS" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=1000"
+refuse drive-bw-zero "bw=0/100: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=0/100"
+refuse drive-iops-zero-ms "iops=10/0: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=10/0"
+refuse drive-iops-negative "iops=-5/100: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=-5/100"
+refuse drive-bw-huge "bw=9223372036854775808/1: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=9223372036854775808/1"
+refuse drive-bw-bad-burst "bw=10/10\+x: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=10/10+x"
+refuse drive-iops-twice "'iops' given twice" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=1/1,iops=2/1"
 refuse drive-empty-path "empty|path" run --raw "$G/hlt.bin" --drive ",ro"
 refuse drive-twice "in use by another process" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img" --drive "$T_TMP/disk.img"
 drives=()

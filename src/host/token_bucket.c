@@ -126,6 +126,12 @@ bool throttle_on(const struct throttle *t)
 	return token_bucket_on(&t->bw) || token_bucket_on(&t->ops);
 }
 
+bool throttle_config_on(const struct throttle_config *c)
+{
+	return (c->bw.size && c->bw.refill_time_ms) ||
+	       (c->ops.size && c->ops.refill_time_ms);
+}
+
 uint64_t throttle_take(struct throttle *t, uint64_t bytes, uint64_t now_ns)
 {
 	uint64_t wb = token_bucket_wait(&t->bw, bytes, now_ns);

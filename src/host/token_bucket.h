@@ -56,16 +56,16 @@ uint64_t token_bucket_wait(struct token_bucket *b, uint64_t n, uint64_t now_ns);
  * nothing and returns false. */
 bool token_bucket_take(struct token_bucket *b, uint64_t n, uint64_t now_ns);
 
-/* A bandwidth and an ops bucket, and how requests waited for them. */
+/* A bandwidth and an ops bucket. */
 struct throttle {
 	struct token_bucket bw, ops;
-	uint64_t waits;	  /* times a request had to wait */
-	uint64_t wait_ns; /* the total time requests waited */
 };
 
 void throttle_init(struct throttle *t, const struct throttle_config *c,
 		   uint64_t now_ns);
 bool throttle_on(const struct throttle *t);
+/* Whether @c limits anything (a bucket with a size and a refill time). */
+bool throttle_config_on(const struct throttle_config *c);
 /* One request of @bytes: 0 if both buckets let it pass (the tokens are
  * taken), else the ns until they will (nothing is taken). */
 uint64_t throttle_take(struct throttle *t, uint64_t bytes, uint64_t now_ns);
