@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite against one build directory (build, build/asan, ...):
-# unit tests, guest tests, negative tests, the Firecracker API.  Prints each
-# result, then one closing line "N passed, N failed"; exits non-zero if
-# anything failed.
+# unit tests, guest tests, negative tests, the measured rate limiters, the
+# Firecracker API.  Prints each result, then one closing line "N passed, N
+# failed"; exits non-zero if anything failed.
 set -u
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +20,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/guests/virtio.sh" "$BUILD/minivmm" "$BUILD/guests"
 	"$HERE/guests/virtio_net.sh" "$BUILD/minivmm" "$BUILD/guests"
 	"$HERE/guests/virtio_vsock.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# rate limiter tests ($BUILD)"
+	"$HERE/rate.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# lifecycle tests ($BUILD)"
 	"$HERE/lifecycle.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# Firecracker API tests ($BUILD)"

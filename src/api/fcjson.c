@@ -725,6 +725,23 @@ out:
 	return ret;
 }
 
+struct throttle_config fc_rl_throttle(const struct fc_rate_limiter *rl)
+{
+	struct throttle_config t = {0};
+
+	/* An absent bucket, and one with a zero size or refill time, is
+	 * off, as in Firecracker. */
+	if (rl->set && rl->bandwidth.set)
+		t.bw = (struct token_bucket_config){
+			rl->bandwidth.size, rl->bandwidth.one_time_burst,
+			rl->bandwidth.refill_time};
+	if (rl->set && rl->ops.set)
+		t.ops = (struct token_bucket_config){rl->ops.size,
+						     rl->ops.one_time_burst,
+						     rl->ops.refill_time};
+	return t;
+}
+
 int fc_vm_to_config(struct fc_vm *f, struct config *c)
 {
 	const struct fc_drive *root = NULL;
@@ -747,7 +764,8 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 		if (f->drives[i].root)
 			root = &f->drives[i];
 	if (root) {
-		c->drives[nr++] = root->disk;
+		c->drives[nr] = root->disk;
+		c->drives[nr++].rate = fc_rl_throttle(&root->rl);
 		if (*root->partuuid)
 			snprintf(f->cmdline + n, sizeof(f->cmdline) - n,
 				 " root=PARTUUID=%s %s", root->partuuid,
@@ -758,8 +776,10 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 				 root->disk.ro ? "ro" : "rw");
 	}
 	for (unsigned i = 0; i < f->nr_drives; i++)
-		if (&f->drives[i] != root)
-			c->drives[nr++] = f->drives[i].disk;
+		if (&f->drives[i] != root) {
+			c->drives[nr] = f->drives[i].disk;
+			c->drives[nr++].rate = fc_rl_throttle(&f->drives[i].rl);
+		}
 	c->boot.cmdline = f->cmdline;
 	c->vm.drives = c->drives;
 	c->vm.nr_drives = nr;

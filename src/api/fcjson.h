@@ -22,7 +22,8 @@
 #define FC_DEFAULT_BOOT_ARGS \
 	"reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 
-/* A token bucket: parsed and kept, not enforced yet. */
+/* A token bucket as the JSON gave it (GET /vm/config shows it back);
+ * fc_rl_throttle() makes it the devices' struct throttle_config. */
 struct fc_token_bucket {
 	bool set;
 	uint64_t size;
@@ -116,6 +117,9 @@ int fc_config_parse(struct fc_vm *f, const char *text, size_t len);
  * @f, which must stay put.  -EINVAL if no boot source was given, or the
  * checks minivmm run makes fail. */
 int fc_vm_to_config(struct fc_vm *f, struct config *c);
+
+/* A rate limiter as the devices take it (drives: disk_options.rate). */
+struct throttle_config fc_rl_throttle(const struct fc_rate_limiter *rl);
 
 /* GET /machine-config and GET /vm/config bodies (new references). */
 json_t *fc_machine_json(const struct fc_vm *f);
