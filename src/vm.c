@@ -613,6 +613,16 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 	return pc_devices_ctrl_alt_del(vm->pc);
 }
 
+int vm_drive_set_rate(struct vm *vm, unsigned drive,
+		      const struct throttle_config *c)
+{
+	/* The drives are the first devices (vm_create_virtio). */
+	if (drive >= vm->opt.nr_drives || drive >= vm->nr_virtio)
+		return err_set(-ENODEV, "no drive %u", drive);
+	virtio_blk_set_rate(vm->virtio[drive].priv, c);
+	return 0;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	prefault_stop(&vm->prefault);

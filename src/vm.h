@@ -164,6 +164,11 @@ int vm_resume(struct vm *vm);
  * reboots, or does what its ctrl-alt-del handler says).  -ENODEV on the
  * bare platform. */
 int vm_send_ctrl_alt_del(struct vm *vm);
+/* From any thread: new rate limits for drive @drive (vda is 0), as a
+ * PATCH of its rate_limiter asks; the device's I/O thread takes them at
+ * once.  -ENODEV if there is no such drive. */
+int vm_drive_set_rate(struct vm *vm, unsigned drive,
+		      const struct throttle_config *c);
 /* On a vCPU thread, between two KVM_RUNs: parks while the VM is paused. */
 void vm_park_vcpu(struct vm *vm, struct vcpu *c);
 

@@ -5,8 +5,11 @@
 # 10% of the limit (issue 11) over a run of 2 to 3 seconds: through
 # `minivmm run --drive ...,iops=,bw=` (minivmm's own --stats wall time) and
 # through `minivmm fc --no-api --config-file` with a drive's rate_limiter
-# (timed here).  The buckets are small next to a run (10 requests, 256 KiB),
-# so the full bucket at the start changes a rate by well under 1%.
+# (timed here), and a PATCH of the limit while the guest waits for it.  The
+# buckets are small next to a run (at most 50 requests, 256 KiB: 2% of a
+# run, the full bucket at the start), and large enough (25 to 50 ms of the
+# limit) that the guest's or the host's hiccups under load do not waste
+# tokens.
 # Usage: rate.sh MINIVMM GUESTDIR
 set -u
 MINIVMM=$1
@@ -74,10 +77,10 @@ if measure rate-unlimited ""; then
 		not_ok "rate-unlimited: --stats" "a rate limiter line without a limit"
 fi
 
-# --- iops: 10 per 10 ms = 1000 IOPS, 3 s ---
+# --- iops: 50 per 50 ms = 1000 IOPS, 3 s ---
 for io in uring sync; do
 	workload 3000 512
-	if measure "rate-iops-$io" ",io=$io,iops=10/10"; then
+	if measure "rate-iops-$io" ",io=$io,iops=50/50"; then
 		within "rate-iops-$io (3000 reads of 512 B)" IOPS "$(rate "$reqs" "$secs")" 1000
 		grep -qE "rate limiter: [0-9]+ requests waited, [0-9.]+ s in all" "$T_TMP/rate-iops-$io.err" &&
 			ok "rate-iops-$io: --stats says how requests waited" ||
@@ -93,7 +96,7 @@ fi
 
 # --- both: iops binds (500/s of 4 KiB = 2 MiB/s under 10 MiB/s) ---
 workload 1500 4096
-if measure rate-both ",bw=262144/25,iops=5/10"; then
+if measure rate-both ",bw=262144/25,iops=25/50"; then
 	within "rate-both (1500 reads of 4 KiB)" IOPS "$(rate "$reqs" "$secs")" 500
 	b=$(rate "$bytes" "$secs")
 	awk -v b="$b" 'BEGIN { exit !(b < 10485760 * 1.1) }' &&
@@ -102,14 +105,17 @@ if measure rate-both ",bw=262144/25,iops=5/10"; then
 fi
 
 # --- one_time_burst: 1000 requests free, then 1000 IOPS ---
-workload 2000 512
-if measure rate-burst ",iops=10/10+1000"; then
-	# 2001 requests: 1000 from the burst and 10 from the full bucket go
-	# at the unlimited pace (measured above); the other 991 at the
-	# limit.  The burst is not refilled: they cannot go faster.
-	within "rate-burst (2000 reads, burst 1000): after the burst" IOPS \
-		"$(awk -v n="$reqs" -v s="$secs" -v u="${iops:-1e9}" \
-			'BEGIN { printf "%.1f", (n - 1010) / (s - 1010 / u) }')" 1000
+# 2001 requests: 1000 from the burst and 50 from the full bucket go at the
+# unlimited pace, the other 951 at the limit (the burst is not refilled).
+# The free part is timed by a run of just those 1050 without a limit.
+workload 1049 512
+if measure rate-burst-free ""; then
+	free=$secs
+	workload 2000 512
+	if measure rate-burst ",iops=50/50+1000"; then
+		within "rate-burst (2000 reads, burst 1000): after the burst" IOPS \
+			"$(awk -v s="$secs" -v f="$free" 'BEGIN { printf "%.1f", 951 / (s - f) }')" 1000
+	fi
 fi
 
 # --- the same limits from a Firecracker config file ---
@@ -120,7 +126,7 @@ cat >"$T_TMP/rate.json" <<JSON
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
   "drives": [{"drive_id": "data", "path_on_host": "$IMG", "is_root_device": false,
     "is_read_only": true,
-    "rate_limiter": {"ops": {"size": 10, "refill_time": 10},
+    "rate_limiter": {"ops": {"size": 50, "refill_time": 50},
                      "bandwidth": {"size": 1048576, "refill_time": 100}}}]
 }
 JSON
@@ -132,4 +138,33 @@ if [ "$status" = 0 ] && [ "$(cat "$T_TMP/rate-fc.out")" = "rate done" ]; then
 		"$(awk -v t="$((t1 - t0))" 'BEGIN { printf "%.1f", 2001 / (t / 1e9) }')" 1000
 else
 	not_ok "rate-fc --config-file runs" "status $status; stdout: $(head -c 200 "$T_TMP/rate-fc.out"); stderr: $(tail -c 300 "$T_TMP/rate-fc.err")"
+fi
+
+# --- a PATCH of the rate_limiter while the guest waits for it ---
+# 1 request a second would take 30 s; the PATCH lifts it to 1000 IOPS, and
+# the guest, already waiting, finishes at once.
+workload 30 512
+sed 's/"size": 50, "refill_time": 50/"size": 1, "refill_time": 1000/' \
+	"$T_TMP/rate.json" >"$T_TMP/slow.json"
+sock=$T_TMP/rate.sock
+t0=$(date +%s%N)
+timeout -k 5 60 "$MINIVMM" fc --api-sock "$sock" --config-file "$T_TMP/slow.json" \
+	>"$T_TMP/patch.out" 2>"$T_TMP/patch.err" </dev/null &
+pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+sleep 1
+code=$(curl -s -m 10 --unix-socket "$sock" -X PATCH -o "$T_TMP/patch.resp" -w '%{http_code}' \
+	-H 'Content-Type: application/json' \
+	--data-binary '{"drive_id": "data", "rate_limiter": {"ops": {"size": 10, "refill_time": 10}}}' \
+	http://localhost/drives/data) || true
+[ "$code" = 204 ] && ok "rate-patch: PATCH /drives/data rate_limiter while running: 204" ||
+	not_ok "rate-patch: PATCH" "status $code: $(cat "$T_TMP/patch.resp" 2>/dev/null)"
+st=0
+wait $pid || st=$?
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+if [ "$st" = 0 ] && [ "$(cat "$T_TMP/patch.out")" = "rate done" ] && [ "$ms" -lt 5000 ]; then
+	ok "rate-patch: the new limit took effect at once (30 reads in $ms ms, 30 s at the old limit)"
+else
+	not_ok "rate-patch: the new limit" "status $st after $ms ms; stdout: $(head -c 100 "$T_TMP/patch.out"); stderr: $(tail -c 300 "$T_TMP/patch.err")"
 fi

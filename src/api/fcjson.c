@@ -335,12 +335,29 @@ int fc_put_machine_config(struct fc_vm *f, json_t *o, bool patch)
 	return 0;
 }
 
-static int fc_find_drive(const struct fc_vm *f, const char *id)
+int fc_find_drive(const struct fc_vm *f, const char *id)
 {
 	for (unsigned i = 0; i < f->nr_drives; i++)
 		if (!strcmp(f->drives[i].id, id))
 			return (int)i;
 	return -1;
+}
+
+unsigned fc_drive_slot(const struct fc_vm *f, int idx)
+{
+	unsigned slot = 0;
+	bool root = false;
+
+	if (idx < 0 || (unsigned)idx >= f->nr_drives)
+		return UINT32_MAX;
+	if (f->drives[idx].root)
+		return 0;
+	for (unsigned i = 0; i < f->nr_drives; i++)
+		root |= f->drives[i].root;
+	for (int i = 0; i < idx; i++)
+		if (!f->drives[i].root)
+			slot++;
+	return slot + root;
 }
 
 static int fc_find_net(const struct fc_vm *f, const char *id)

@@ -118,6 +118,12 @@ int fc_config_parse(struct fc_vm *f, const char *text, size_t len);
  * checks minivmm run makes fail. */
 int fc_vm_to_config(struct fc_vm *f, struct config *c);
 
+/* The index in @f->drives of drive @id, or -1. */
+int fc_find_drive(const struct fc_vm *f, const char *id);
+/* Where fc_vm_to_config puts @f->drives[@idx]: 0 (vda) for the root
+ * drive, then the others in the order they were added; UINT32_MAX for no
+ * such drive. */
+unsigned fc_drive_slot(const struct fc_vm *f, int idx);
 /* A rate limiter as the devices take it (drives: disk_options.rate). */
 struct throttle_config fc_rl_throttle(const struct fc_rate_limiter *rl);
 
