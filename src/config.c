@@ -56,7 +56,10 @@ const char config_usage[] =
 	"                      and Firecracker's host side: host programs connect\n"
 	"                      to the UNIX socket PATH and write CONNECT <port>;\n"
 	"                      the guest's connections to CID 2 port P go to PATH_P\n"
-	"  --rng               an entropy device fed by getrandom(2)\n"
+	"  --rng[=bw=BYTES/MS[+BURST][,iops=N/MS[+BURST]]]\n"
+	"                      an entropy device fed by getrandom(2); bw, iops:\n"
+	"                      rate limits as for --drive (bytes handed out,\n"
+	"                      requests)\n"
 	"\n"
 	"Machine:\n"
 	"  --platform NAME     pc (default for Linux: interrupt controllers, COM1,\n"
@@ -228,7 +231,7 @@ static const struct option config_options[] = {
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"prefault", required_argument, NULL, OPT_PREFAULT},
 	{"platform", required_argument, NULL, OPT_PLATFORM},
-	{"rng", no_argument, NULL, OPT_RNG},
+	{"rng", optional_argument, NULL, OPT_RNG},
 	{"drive", required_argument, NULL, OPT_DRIVE},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
@@ -397,8 +400,12 @@ static int config_option(struct config *c, int opt, const char *arg)
 		c->vm.vsock = &c->vsock;
 		return 0;
 	case OPT_RNG:
+		if (c->vm.rng)
+			return err_set(
+				-EINVAL,
+				"--rng given twice: a VM has one entropy device");
 		c->vm.rng = true;
-		return 0;
+		return arg ? throttle_parse("--rng", arg, &c->vm.rng_rate) : 0;
 	case OPT_PLATFORM:
 		if (!strcmp(arg, "pc"))
 			c->vm.platform = VM_PLATFORM_PC;

@@ -106,6 +106,11 @@ static void vm_vsock_destroy(void *priv)
 	virtio_vsock_destroy(priv);
 }
 
+static void vm_rng_destroy(void *priv)
+{
+	virtio_rng_destroy(priv);
+}
+
 static int vm_create_virtio(struct vm *vm)
 {
 	/* One request queue per vCPU, as many as virtio-blk's MQ allows. */
@@ -141,8 +146,16 @@ static int vm_create_virtio(struct vm *vm)
 			ret = vm_add_virtio(vm, virtio_vsock_get_ops(v), v,
 					    vm_vsock_destroy, "vsock0");
 	}
-	if (!ret && vm->opt.rng)
-		ret = vm_add_virtio(vm, &virtio_rng_ops, NULL, NULL, "rng0");
+	if (!ret && vm->opt.rng) {
+		struct virtio_rng *r = NULL;
+
+		/* Without a limit it has no state. */
+		if (throttle_config_on(&vm->opt.rng_rate))
+			ret = virtio_rng_create(&r, &vm->opt.rng_rate);
+		if (!ret)
+			ret = vm_add_virtio(vm, &virtio_rng_ops, r,
+					    r ? vm_rng_destroy : NULL, "rng0");
+	}
 	return ret;
 }
 

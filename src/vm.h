@@ -55,6 +55,7 @@ struct vm_options {
 	enum prefault_mode prefault; /* fault guest RAM in from a thread */
 	int signal_fd; /* signalfd of the stop signals main blocked, or -1 */
 	bool rng;      /* --rng: a virtio-rng device */
+	struct throttle_config rng_rate;   /* --rng=bw=,iops=: its limiter */
 	const struct disk_options *drives; /* --drive, in order: vda, vdb... */
 	unsigned nr_drives;
 	const struct net_options *nets; /* --net, in order: eth0, eth1... */

@@ -88,6 +88,10 @@ refuse drive-iops-negative "iops=-5/100: expected" run --raw "$G/hlt.bin" --driv
 refuse drive-bw-huge "bw=9223372036854775808/1: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=9223372036854775808/1"
 refuse drive-bw-bad-burst "bw=10/10\+x: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=10/10+x"
 refuse drive-iops-twice "'iops' given twice" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=1/1,iops=2/1"
+refuse rng-bad-key "--rng: unknown key 'speed=1'" run --raw "$G/hlt.bin" --rng=speed=1
+refuse rng-bad-value "--rng: iops=1: expected SIZE/MS" run --raw "$G/hlt.bin" --rng=iops=1
+refuse rng-key-twice "--rng: 'bw' given twice" run --raw "$G/hlt.bin" --rng=bw=1/1,bw=2/2
+refuse rng-twice "--rng given twice" run --raw "$G/hlt.bin" --rng --rng=bw=1/1
 refuse drive-empty-path "empty|path" run --raw "$G/hlt.bin" --drive ",ro"
 refuse drive-twice "in use by another process" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img" --drive "$T_TMP/disk.img"
 drives=()

@@ -168,3 +168,34 @@ if [ "$st" = 0 ] && [ "$(cat "$T_TMP/patch.out")" = "rate done" ] && [ "$ms" -lt
 else
 	not_ok "rate-patch: the new limit" "status $st after $ms ms; stdout: $(head -c 100 "$T_TMP/patch.out"); stderr: $(tail -c 300 "$T_TMP/patch.err")"
 fi
+
+# --- virtio-rng: virtio_rng.elf reads 64 bytes twice ---
+# A 64-byte bucket refilled each second (or one request a second): the
+# second read waits a second; the guest sees it late, not failed.
+for lim in bw=64/1000 iops=1/1000; do
+	t0=$(date +%s%N)
+	run_vmm "$T_TMP/rng" run --kernel "$G/virtio_rng.elf" --rng="$lim" --stats
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ "$status" = 0 ] && grep -q "virtio-rng ok" "$T_TMP/rng.out" &&
+		[ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ] &&
+		grep -qE "rate limiter: 1 requests waited, (0\.9|1\.)[0-9]* s in all" "$T_TMP/rng.err"; then
+		ok "rate-rng --rng=$lim: the second read waited a second ($ms ms)"
+	else
+		not_ok "rate-rng --rng=$lim" "status $status after $ms ms; stdout: $(head -c 100 "$T_TMP/rng.out"); stats: $(grep -E "rate limiter" "$T_TMP/rng.err")"
+	fi
+done
+cat >"$T_TMP/rng.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$G/virtio_rng.elf"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+  "entropy": {"rate_limiter": {"bandwidth": {"size": 64, "refill_time": 1000}}}
+}
+JSON
+t0=$(date +%s%N)
+run_vmm "$T_TMP/rngfc" fc --no-api --config-file "$T_TMP/rng.json"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$status" = 0 ] && grep -q "virtio-rng ok" "$T_TMP/rngfc.out" && [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]; then
+	ok "rate-rng fc --config-file entropy rate_limiter: the second read waited ($ms ms)"
+else
+	not_ok "rate-rng fc --config-file entropy rate_limiter" "status $status after $ms ms; stdout: $(head -c 100 "$T_TMP/rngfc.out"); stderr: $(tail -c 200 "$T_TMP/rngfc.err")"
+fi

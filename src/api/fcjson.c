@@ -811,6 +811,7 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 		c->vm.vsock = NULL;
 	}
 	c->vm.rng = f->entropy_set;
+	c->vm.rng_rate = fc_rl_throttle(&f->entropy_rl);
 	c->vm.cpus = f->vcpus;
 	c->vm.mem_size = f->mem_mib << 20;
 	return net_options_check(c->nets, c->vm.nr_nets);

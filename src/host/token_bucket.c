@@ -5,6 +5,7 @@
 #include "../err.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -189,6 +190,40 @@ bad:
 		"%s=%.*s: expected SIZE/MS or SIZE/MS+BURST: SIZE tokens every MS milliseconds (each 1 to %llu), BURST extra tokens once",
 		opt, (int)(len > 64 ? 64 : len), val,
 		(unsigned long long)TOKEN_BUCKET_MAX);
+}
+
+int throttle_parse(const char *opt, const char *arg, struct throttle_config *c)
+{
+	char what[64];
+	unsigned seen = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (const char *item = arg;; item++) {
+		const char *comma = strchr(item, ',');
+		size_t len = comma ? (size_t)(comma - item) : strlen(item);
+		bool bw = len >= 3 && !memcmp(item, "bw=", 3);
+		bool ops = len >= 5 && !memcmp(item, "iops=", 5);
+		int ret;
+
+		if (!bw && !ops)
+			return err_set(
+				-EINVAL,
+				"%s: unknown key '%.*s': expected bw=BYTES/MS or iops=N/MS",
+				opt, (int)(len > 32 ? 32 : len), item);
+		if (seen & (bw ? 1u : 2u))
+			return err_set(-EINVAL, "%s: '%s' given twice", opt,
+				       bw ? "bw" : "iops");
+		seen |= bw ? 1u : 2u;
+		snprintf(what, sizeof(what), "%s: %s", opt, bw ? "bw" : "iops");
+		ret = token_bucket_parse(what, item + (bw ? 3 : 5),
+					 len - (bw ? 3 : 5),
+					 bw ? &c->bw : &c->ops);
+		if (ret)
+			return ret;
+		if (!comma)
+			return 0;
+		item = comma;
+	}
 }
 
 uint64_t throttle_now_ns(void)

@@ -76,6 +76,11 @@ uint64_t throttle_take(struct throttle *t, uint64_t bytes, uint64_t now_ns);
 int token_bucket_parse(const char *opt, const char *val, size_t len,
 		       struct token_bucket_config *c);
 
+/* Parses "bw=BYTES/MS[+BURST][,iops=N/MS[+BURST]]" (either or both, in
+ * any order) into @c (zeroed first).  -EINVAL with a message naming @opt
+ * ("--rng") for an unknown key, a key given twice or a bad value. */
+int throttle_parse(const char *opt, const char *arg, struct throttle_config *c);
+
 /* CLOCK_MONOTONIC in ns. */
 uint64_t throttle_now_ns(void);
 

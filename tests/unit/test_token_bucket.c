@@ -257,6 +257,32 @@ static void test_parse(void **state)
 	assert_int_equal(c.one_time_burst, 5);
 }
 
+static void test_throttle_parse(void **state)
+{
+	struct throttle_config c;
+
+	(void)state;
+	assert_int_equal(throttle_parse("--rng", "iops=5/100,bw=4096/10+1", &c),
+			 0);
+	assert_int_equal(c.ops.size, 5);
+	assert_int_equal(c.ops.refill_time_ms, 100);
+	assert_int_equal(c.bw.size, 4096);
+	assert_int_equal(c.bw.refill_time_ms, 10);
+	assert_int_equal(c.bw.one_time_burst, 1);
+	assert_true(throttle_config_on(&c));
+	assert_int_equal(throttle_parse("--rng", "bw=1/1", &c), 0);
+	assert_int_equal(c.ops.size, 0);
+	assert_int_equal(throttle_parse("--rng", "", &c), -EINVAL);
+	assert_non_null(strstr(err_msg(), "--rng: unknown key ''"));
+	assert_int_equal(throttle_parse("--rng", "bw=1/1,", &c), -EINVAL);
+	assert_int_equal(throttle_parse("--rng", "iops=1/1,iops=1/1", &c),
+			 -EINVAL);
+	assert_non_null(strstr(err_msg(), "'iops' given twice"));
+	assert_int_equal(throttle_parse("--rng", "bw=1/0", &c), -EINVAL);
+	assert_non_null(strstr(err_msg(), "--rng: bw=1/0: expected"));
+	assert_int_equal(throttle_parse("--rng", "ops=1/1", &c), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_huge_values),
 		cmocka_unit_test(test_throttle_both),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_throttle_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
