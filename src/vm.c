@@ -636,6 +636,19 @@ int vm_drive_set_rate(struct vm *vm, unsigned drive,
 	return 0;
 }
 
+int vm_net_set_rate(struct vm *vm, unsigned net,
+		    const struct throttle_config *rx,
+		    const struct throttle_config *tx)
+{
+	/* The interfaces follow the drives. */
+	unsigned slot = vm->opt.nr_drives + net;
+
+	if (net >= vm->opt.nr_nets || slot >= vm->nr_virtio)
+		return err_set(-ENODEV, "no network interface %u", net);
+	virtio_net_set_rate(vm->virtio[slot].priv, rx, tx);
+	return 0;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	prefault_stop(&vm->prefault);

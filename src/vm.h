@@ -170,6 +170,10 @@ int vm_send_ctrl_alt_del(struct vm *vm);
  * once.  -ENODEV if there is no such drive. */
 int vm_drive_set_rate(struct vm *vm, unsigned drive,
 		      const struct throttle_config *c);
+/* The same for network interface @net (eth0 is 0): both directions. */
+int vm_net_set_rate(struct vm *vm, unsigned net,
+		    const struct throttle_config *rx,
+		    const struct throttle_config *tx);
 /* On a vCPU thread, between two KVM_RUNs: parks while the VM is paused. */
 void vm_park_vcpu(struct vm *vm, struct vcpu *c);
 

@@ -360,7 +360,7 @@ unsigned fc_drive_slot(const struct fc_vm *f, int idx)
 	return slot + root;
 }
 
-static int fc_find_net(const struct fc_vm *f, const char *id)
+int fc_find_net(const struct fc_vm *f, const char *id)
 {
 	for (unsigned i = 0; i < f->nr_nets; i++)
 		if (!strcmp(f->nets[i].id, id))
@@ -800,8 +800,11 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 	c->boot.cmdline = f->cmdline;
 	c->vm.drives = c->drives;
 	c->vm.nr_drives = nr;
-	for (unsigned i = 0; i < f->nr_nets; i++)
+	for (unsigned i = 0; i < f->nr_nets; i++) {
 		c->nets[i] = f->nets[i].net;
+		c->nets[i].rx_rate = fc_rl_throttle(&f->nets[i].rx);
+		c->nets[i].tx_rate = fc_rl_throttle(&f->nets[i].tx);
+	}
 	c->vm.nets = c->nets;
 	c->vm.nr_nets = f->nr_nets;
 	if (f->vsock_set) {

@@ -120,6 +120,8 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c);
 
 /* The index in @f->drives of drive @id, or -1. */
 int fc_find_drive(const struct fc_vm *f, const char *id);
+/* The index in @f->nets of interface @id (eth0 is 0), or -1. */
+int fc_find_net(const struct fc_vm *f, const char *id);
 /* Where fc_vm_to_config puts @f->drives[@idx]: 0 (vda) for the root
  * drive, then the others in the order they were added; UINT32_MAX for no
  * such drive. */

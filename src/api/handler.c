@@ -255,6 +255,12 @@ static void api_apply(struct api_ctx *ctx, enum api_route route, bool patch,
 		break;
 	case ROUTE_NET:
 		ret = fc_put_net(f, o, id, patch);
+		if (!ret && patch &&
+		    (json_object_get(o, "rx_rate_limiter") ||
+		     json_object_get(o, "tx_rate_limiter"))) {
+			r->action = API_ACTION_NET_RATE;
+			r->index = (unsigned)fc_find_net(f, id);
+		}
 		break;
 	case ROUTE_VSOCK:
 		ret = fc_put_vsock(f, o);

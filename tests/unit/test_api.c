@@ -448,9 +448,13 @@ static void test_state_machine(void **state)
 		"\"rx_rate_limiter\":{\"ops\":{\"size\":1,\"refill_time\":2}},"
 		"\"tx_rate_limiter\":{\"ops\":{\"size\":3,\"refill_time\":4}}}");
 	a->state = API_RUNNING;
-	expect_204(
-		a, "PATCH", "/network-interfaces/e",
-		"{\"iface_id\":\"e\",\"rx_rate_limiter\":{\"bandwidth\":{\"size\":9,\"refill_time\":9}}}");
+	assert_int_equal(
+		req(a, "PATCH", "/network-interfaces/e",
+		    "{\"iface_id\":\"e\",\"rx_rate_limiter\":{\"bandwidth\":{\"size\":9,\"refill_time\":9}}}",
+		    &act),
+		204);
+	assert_int_equal(act, API_ACTION_NET_RATE);
+	assert_int_equal(last_index, 0);
 	assert_true(a->vm.nets[0].rx.bandwidth.set);
 	assert_false(a->vm.nets[0].rx.ops.set);
 	assert_int_equal(a->vm.nets[0].tx.ops.size, 3);
