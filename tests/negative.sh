@@ -120,6 +120,9 @@ refuse net-bad-mac "mac=zz: expected six hex bytes" run --raw "$G/hlt.bin" --net
 refuse net-multicast-mac "multicast" run --raw "$G/hlt.bin" --net tap=a,mac=01:00:00:00:00:01
 refuse net-duplicate-mac "would both have MAC 02:00:00:00:00:01" run --raw "$G/hlt.bin" --net tap=a,mac=02:00:00:00:00:01 --net tap=b,mac=02:00:00:00:00:01
 refuse net-unknown-key "unknown key 'speed'" run --raw "$G/hlt.bin" --net tap=a,speed=1
+refuse net-rx-bw-bad "--net: rx-bw=fast: expected SIZE/MS" run --raw "$G/hlt.bin" --net tap=a,rx-bw=fast
+refuse net-tx-iops-zero "--net: tx-iops=0/1: expected" run --raw "$G/hlt.bin" --net tap=a,tx-iops=0/1
+refuse net-tx-bw-twice "'tx-bw' given twice" run --raw "$G/hlt.bin" --net tap=a,tx-bw=1/1,tx-bw=1/1
 refuse net-bad-mtu "mtu=10: expected 68 to 65535" run --raw "$G/hlt.bin" --net tap=a,mtu=10
 refuse net-no-tap "no tap=NAME" run --raw "$G/hlt.bin" --net mac=02:00:00:00:00:01
 
