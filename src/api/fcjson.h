@@ -126,7 +126,8 @@ int fc_find_net(const struct fc_vm *f, const char *id);
  * drive, then the others in the order they were added; UINT32_MAX for no
  * such drive. */
 unsigned fc_drive_slot(const struct fc_vm *f, int idx);
-/* A rate limiter as the devices take it (drives: disk_options.rate). */
+/* A rate limiter as the devices take it (disk_options.rate,
+ * net_options.rx_rate and tx_rate, vm_options.rng_rate). */
 struct throttle_config fc_rl_throttle(const struct fc_rate_limiter *rl);
 
 /* GET /machine-config and GET /vm/config bodies (new references). */
