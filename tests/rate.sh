@@ -199,3 +199,11 @@ if [ "$status" = 0 ] && grep -q "virtio-rng ok" "$T_TMP/rngfc.out" && [ "$ms" -g
 else
 	not_ok "rate-rng fc --config-file entropy rate_limiter" "status $status after $ms ms; stdout: $(head -c 100 "$T_TMP/rngfc.out"); stderr: $(tail -c 200 "$T_TMP/rngfc.err")"
 fi
+
+# --- no sanitizer report in any run (ASan, UBSan, TSan builds) ---
+reports=$(grep -lE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer" "$T_TMP"/*.err 2>/dev/null)
+if [ -z "$reports" ]; then
+	ok "rate: every run sanitizer-clean"
+else
+	not_ok "rate: sanitizer reports" "$(for f in $reports; do basename "$f"; grep -m2 -E "Sanitizer|runtime error" "$f"; done | tr '\n' ' ' | head -c 400)"
+fi
