@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 
 typedef unsigned __int128 u128;
@@ -223,6 +224,25 @@ int throttle_parse(const char *opt, const char *arg, struct throttle_config *c)
 		if (!comma)
 			return 0;
 		item = comma;
+	}
+}
+
+void throttle_timer_arm(int fd, uint64_t ns)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(ns / 1000000000u),
+			     .tv_nsec = (long)(ns % 1000000000u)},
+	};
+	struct itimerspec cur;
+
+	if (ns && !timerfd_gettime(fd, &cur) &&
+	    (cur.it_value.tv_sec || cur.it_value.tv_nsec) &&
+	    (uint64_t)cur.it_value.tv_sec * 1000000000u +
+			    (uint64_t)cur.it_value.tv_nsec <=
+		    ns)
+		return;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		/* cannot fail for a valid fd and time */
 	}
 }
 

@@ -81,6 +81,12 @@ int token_bucket_parse(const char *opt, const char *val, size_t len,
  * ("--rng") for an unknown key, a key given twice or a bad value. */
 int throttle_parse(const char *opt, const char *arg, struct throttle_config *c);
 
+/* Arms the timerfd @fd (CLOCK_MONOTONIC) to expire @ns from now, unless
+ * it is armed to expire sooner (one timer serves every request a device
+ * holds: the earliest wins, and each retry arms it again); @ns 0 disarms
+ * it. */
+void throttle_timer_arm(int fd, uint64_t ns);
+
 /* CLOCK_MONOTONIC in ns. */
 uint64_t throttle_now_ns(void);
 

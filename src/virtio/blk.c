@@ -383,25 +383,15 @@ static void blk_rate_update(struct virtio_blk *b)
 	b->rate_seen = gen;
 }
 
-/* Arms the timer @ns from now (0: disarms). */
+/* Arms the timer @ns from now, or sooner if it already is (0: disarms). */
 static void blk_timer_set(struct virtio_blk *b, uint64_t ns)
 {
-	struct itimerspec its = {
-		.it_value = {.tv_sec = (time_t)(ns / 1000000000u),
-			     .tv_nsec = (long)(ns % 1000000000u)},
-	};
-
-	if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0) {
-		/* Cannot fail for a valid fd and time. */
-	}
+	throttle_timer_arm(b->timer_fd, ns);
 	/* An update stored before we armed must not wait for this timer:
 	 * fire at once (the update's own arming may have come first). */
 	if (ns &&
-	    __atomic_load_n(&b->rate_gen, __ATOMIC_SEQ_CST) != b->rate_seen) {
-		its.it_value.tv_sec = 0;
-		its.it_value.tv_nsec = 1;
-		timerfd_settime(b->timer_fd, 0, &its, NULL);
-	}
+	    __atomic_load_n(&b->rate_gen, __ATOMIC_SEQ_CST) != b->rate_seen)
+		throttle_timer_arm(b->timer_fd, 1);
 }
 
 /* The request in @s (parsed, status @st) asks the limiter: true if it may
@@ -696,7 +686,7 @@ static void blk_print_stats(struct virtio_dev *vd, FILE *f)
 		__atomic_load_n(&s->discards, __ATOMIC_RELAXED),
 		__atomic_load_n(&s->errors, __ATOMIC_RELAXED),
 		disk_io_name(b->disk.io));
-	if (b->disk_rate_set || __atomic_load_n(&b->waits, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&b->disk_rate_set, __ATOMIC_RELAXED))
 		fprintf(f,
 			"  rate limiter: %" PRIu64
 			" requests waited, %.3f s in all\n",

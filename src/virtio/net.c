@@ -635,23 +635,15 @@ static void net_rate_update(struct virtio_net *n)
 	n->rate_seen = gen;
 }
 
+/* Arms the timer (shared by both directions: the earliest wins) @ns from
+ * now; 0 disarms it. */
 static void net_timer_set(struct virtio_net *n, uint64_t ns)
 {
-	struct itimerspec its = {
-		.it_value = {.tv_sec = (time_t)(ns / 1000000000u),
-			     .tv_nsec = (long)(ns % 1000000000u)},
-	};
-
-	if (timerfd_settime(n->timer_fd, 0, &its, NULL) < 0) {
-		/* cannot fail for a valid fd and time */
-	}
+	throttle_timer_arm(n->timer_fd, ns);
 	/* An update stored meanwhile must not wait for this timer. */
 	if (ns &&
-	    __atomic_load_n(&n->rate_gen, __ATOMIC_SEQ_CST) != n->rate_seen) {
-		its.it_value.tv_sec = 0;
-		its.it_value.tv_nsec = 1;
-		timerfd_settime(n->timer_fd, 0, &its, NULL);
-	}
+	    __atomic_load_n(&n->rate_gen, __ATOMIC_SEQ_CST) != n->rate_seen)
+		throttle_timer_arm(n->timer_fd, 1);
 }
 
 /* Whether a frame of @bytes may go through @l now; else it is held and

@@ -66,14 +66,7 @@ static void rng_serve(struct virtq *q, const struct virtq_chain *c)
 
 static void rng_timer_set(struct virtio_rng *r, uint64_t ns)
 {
-	struct itimerspec its = {
-		.it_value = {.tv_sec = (time_t)(ns / 1000000000u),
-			     .tv_nsec = (long)(ns % 1000000000u)},
-	};
-
-	if (timerfd_settime(r->timer_fd, 0, &its, NULL) < 0) {
-		/* cannot fail for a valid fd and time */
-	}
+	throttle_timer_arm(r->timer_fd, ns);
 }
 
 /* Whether chain @c may be served now; else it is held and the timer

@@ -10,7 +10,10 @@
 #include "err.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #define MS 1000000ull
 #define S (1000 * MS)
@@ -283,6 +286,40 @@ static void test_throttle_parse(void **state)
 	assert_int_equal(throttle_parse("--rng", "ops=1/1", &c), -EINVAL);
 }
 
+/* The earliest expiry wins; 0 disarms. */
+static void test_timer_arm(void **state)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec its;
+
+	(void)state;
+	assert_true(fd >= 0);
+	throttle_timer_arm(fd, 2 * S);
+	throttle_timer_arm(fd, 3 * S); /* later: kept at 2 s */
+	assert_int_equal(timerfd_gettime(fd, &its), 0);
+	assert_int_equal(its.it_value.tv_sec, 1);
+	throttle_timer_arm(fd, 5 * MS); /* sooner: taken */
+	assert_int_equal(timerfd_gettime(fd, &its), 0);
+	assert_int_equal(its.it_value.tv_sec, 0);
+	assert_true(its.it_value.tv_nsec <= (long)(5 * MS));
+	throttle_timer_arm(fd, 0);
+	assert_int_equal(timerfd_gettime(fd, &its), 0);
+	assert_int_equal(its.it_value.tv_sec | its.it_value.tv_nsec, 0);
+	/* Expired (read): armed afresh. */
+	throttle_timer_arm(fd, 1 * MS);
+	{
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t v;
+
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		assert_int_equal(read(fd, &v, sizeof(v)), sizeof(v));
+	}
+	throttle_timer_arm(fd, 4 * S);
+	assert_int_equal(timerfd_gettime(fd, &its), 0);
+	assert_int_equal(its.it_value.tv_sec, 3);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_throttle_both),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_throttle_parse),
+		cmocka_unit_test(test_timer_arm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
