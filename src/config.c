@@ -42,16 +42,27 @@ const char config_usage[] =
 	"                      file or block device; ro: read-only; serial: its\n"
 	"                      id (default: the file name, 20 bytes); cache=unsafe:\n"
 	"                      flushes are not synced; io=sync: preadv/pwritev\n"
+	"    [,bw=BYTES/MS[+BURST]][,iops=N/MS[+BURST]]\n"
+	"                      rate limits (Firecracker's token buckets): at most\n"
+	"                      BYTES of data (bw) or N requests (iops) per MS\n"
+	"                      milliseconds, refilled continuously; BURST: an\n"
+	"                      extra budget used once at the start\n"
 	"  --net tap=NAME[,mac=MAC][,mtu=N]\n"
 	"                      a virtio-net interface on an existing tap device\n"
 	"                      (repeatable: eth0, eth1, ...); default MAC: a\n"
 	"                      locally administered one derived from the tap name\n"
+	"    [,rx-bw=BYTES/MS][,rx-iops=N/MS][,tx-bw=BYTES/MS][,tx-iops=N/MS]\n"
+	"                      rate limits as for --drive, on the frames the\n"
+	"                      guest receives (rx) and sends (tx)\n"
 	"  --vsock cid=N,uds=PATH\n"
 	"                      a virtio-vsock device with guest CID N (3 or more)\n"
 	"                      and Firecracker's host side: host programs connect\n"
 	"                      to the UNIX socket PATH and write CONNECT <port>;\n"
 	"                      the guest's connections to CID 2 port P go to PATH_P\n"
-	"  --rng               an entropy device fed by getrandom(2)\n"
+	"  --rng[=bw=BYTES/MS[+BURST][,iops=N/MS[+BURST]]]\n"
+	"                      an entropy device fed by getrandom(2); bw, iops:\n"
+	"                      rate limits as for --drive (bytes handed out,\n"
+	"                      requests)\n"
 	"\n"
 	"Machine:\n"
 	"  --platform NAME     pc (default for Linux: interrupt controllers, COM1,\n"
@@ -233,7 +244,7 @@ static const struct option config_options[] = {
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"prefault", required_argument, NULL, OPT_PREFAULT},
 	{"platform", required_argument, NULL, OPT_PLATFORM},
-	{"rng", no_argument, NULL, OPT_RNG},
+	{"rng", optional_argument, NULL, OPT_RNG},
 	{"drive", required_argument, NULL, OPT_DRIVE},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
@@ -403,8 +414,12 @@ static int config_option(struct config *c, int opt, const char *arg)
 		c->vm.vsock = &c->vsock;
 		return 0;
 	case OPT_RNG:
+		if (c->vm.rng)
+			return err_set(
+				-EINVAL,
+				"--rng given twice: a VM has one entropy device");
 		c->vm.rng = true;
-		return 0;
+		return arg ? throttle_parse("--rng", arg, &c->vm.rng_rate) : 0;
 	case OPT_NO_SECCOMP:
 		c->vm.no_seccomp = true;
 		return 0;

@@ -109,6 +109,11 @@ static void vm_vsock_destroy(void *priv)
 	virtio_vsock_destroy(priv);
 }
 
+static void vm_rng_destroy(void *priv)
+{
+	virtio_rng_destroy(priv);
+}
+
 static int vm_create_virtio(struct vm *vm)
 {
 	/* One request queue per vCPU, as many as virtio-blk's MQ allows. */
@@ -146,11 +151,16 @@ static int vm_create_virtio(struct vm *vm)
 					    SANDBOX_IO_VSOCK);
 	}
 	if (!ret && vm->opt.rng) {
-		struct virtio_rng *r = calloc(1, sizeof(*r));
+		struct virtio_rng *r = NULL;
 
-		ret = r ? vm_add_virtio(vm, &virtio_rng_ops, r, free, "rng0",
-					SANDBOX_IO_RNG)
-			: err_set(-ENOMEM, "out of memory");
+		/* Its counters and its rate limiter (if any). */
+		ret = virtio_rng_create(&r, &vm->opt.rng_rate);
+		if (!ret)
+			ret = vm_add_virtio(vm, &virtio_rng_ops, r,
+					    vm_rng_destroy, "rng0",
+					    SANDBOX_IO_RNG);
+		else
+			virtio_rng_destroy(r);
 	}
 	return ret;
 }
@@ -644,6 +654,29 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 			-ENODEV,
 			"the guest has no keyboard: a raw or ELF guest runs on the bare platform, without an i8042");
 	return pc_devices_ctrl_alt_del(vm->pc);
+}
+
+int vm_drive_set_rate(struct vm *vm, unsigned drive,
+		      const struct throttle_config *c)
+{
+	/* The drives are the first devices (vm_create_virtio). */
+	if (drive >= vm->opt.nr_drives || drive >= vm->nr_virtio)
+		return err_set(-ENODEV, "no drive %u", drive);
+	virtio_blk_set_rate(vm->virtio[drive].priv, c);
+	return 0;
+}
+
+int vm_net_set_rate(struct vm *vm, unsigned net,
+		    const struct throttle_config *rx,
+		    const struct throttle_config *tx)
+{
+	/* The interfaces follow the drives. */
+	unsigned slot = vm->opt.nr_drives + net;
+
+	if (net >= vm->opt.nr_nets || slot >= vm->nr_virtio)
+		return err_set(-ENODEV, "no network interface %u", net);
+	virtio_net_set_rate(vm->virtio[slot].priv, rx, tx);
+	return 0;
 }
 
 void vm_destroy(struct vm *vm)

@@ -56,6 +56,7 @@ struct vm_options {
 	enum prefault_mode prefault; /* fault guest RAM in from a thread */
 	int signal_fd; /* signalfd of the stop signals main blocked, or -1 */
 	bool rng;      /* --rng: a virtio-rng device */
+	struct throttle_config rng_rate;   /* --rng=bw=,iops=: its limiter */
 	const struct disk_options *drives; /* --drive, in order: vda, vdb... */
 	unsigned nr_drives;
 	const struct net_options *nets; /* --net, in order: eth0, eth1... */
@@ -177,6 +178,15 @@ int vm_resume(struct vm *vm);
  * reboots, or does what its ctrl-alt-del handler says).  -ENODEV on the
  * bare platform. */
 int vm_send_ctrl_alt_del(struct vm *vm);
+/* From any thread: new rate limits for drive @drive (vda is 0), as a
+ * PATCH of its rate_limiter asks; the device's I/O thread takes them at
+ * once.  -ENODEV if there is no such drive. */
+int vm_drive_set_rate(struct vm *vm, unsigned drive,
+		      const struct throttle_config *c);
+/* The same for network interface @net (eth0 is 0): both directions. */
+int vm_net_set_rate(struct vm *vm, unsigned net,
+		    const struct throttle_config *rx,
+		    const struct throttle_config *tx);
 /* On a vCPU thread, between two KVM_RUNs: parks while the VM is paused. */
 void vm_park_vcpu(struct vm *vm, struct vcpu *c);
 

@@ -81,6 +81,17 @@ refuse drive-unknown-key "unknown key 'speed'" run --raw "$G/hlt.bin" --drive "$
 refuse drive-bad-cache "cache" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,cache=none"
 refuse drive-bad-io "io" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,io=aio"
 refuse drive-serial-too-long "serial" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,serial=123456789012345678901"
+refuse drive-bw-no-ms "bw=1000: expected SIZE/MS" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=1000"
+refuse drive-bw-zero "bw=0/100: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=0/100"
+refuse drive-iops-zero-ms "iops=10/0: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=10/0"
+refuse drive-iops-negative "iops=-5/100: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=-5/100"
+refuse drive-bw-huge "bw=9223372036854775808/1: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=9223372036854775808/1"
+refuse drive-bw-bad-burst "bw=10/10\+x: expected" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,bw=10/10+x"
+refuse drive-iops-twice "'iops' given twice" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img,iops=1/1,iops=2/1"
+refuse rng-bad-key "--rng: unknown key 'speed=1'" run --raw "$G/hlt.bin" --rng=speed=1
+refuse rng-bad-value "--rng: iops=1: expected SIZE/MS" run --raw "$G/hlt.bin" --rng=iops=1
+refuse rng-key-twice "--rng: 'bw' given twice" run --raw "$G/hlt.bin" --rng=bw=1/1,bw=2/2
+refuse rng-twice "--rng given twice" run --raw "$G/hlt.bin" --rng --rng=bw=1/1
 refuse drive-empty-path "empty|path" run --raw "$G/hlt.bin" --drive ",ro"
 refuse drive-twice "in use by another process" run --raw "$G/hlt.bin" --drive "$T_TMP/disk.img" --drive "$T_TMP/disk.img"
 drives=()
@@ -109,6 +120,9 @@ refuse net-bad-mac "mac=zz: expected six hex bytes" run --raw "$G/hlt.bin" --net
 refuse net-multicast-mac "multicast" run --raw "$G/hlt.bin" --net tap=a,mac=01:00:00:00:00:01
 refuse net-duplicate-mac "would both have MAC 02:00:00:00:00:01" run --raw "$G/hlt.bin" --net tap=a,mac=02:00:00:00:00:01 --net tap=b,mac=02:00:00:00:00:01
 refuse net-unknown-key "unknown key 'speed'" run --raw "$G/hlt.bin" --net tap=a,speed=1
+refuse net-rx-bw-bad "--net: rx-bw=fast: expected SIZE/MS" run --raw "$G/hlt.bin" --net tap=a,rx-bw=fast
+refuse net-tx-iops-zero "--net: tx-iops=0/1: expected" run --raw "$G/hlt.bin" --net tap=a,tx-iops=0/1
+refuse net-tx-bw-twice "'tx-bw' given twice" run --raw "$G/hlt.bin" --net tap=a,tx-bw=1/1,tx-bw=1/1
 refuse net-bad-mtu "mtu=10: expected 68 to 65535" run --raw "$G/hlt.bin" --net tap=a,mtu=10
 refuse net-no-tap "no tap=NAME" run --raw "$G/hlt.bin" --net mac=02:00:00:00:00:01
 

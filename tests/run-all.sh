@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite against one build directory (build, build/asan, ...):
-# unit tests, guest tests, negative tests, the Firecracker API, its metrics
-# and logger.  Prints each result, then one closing line "N passed, N
+# unit tests, guest tests, negative tests, the seccomp sandbox, the measured
+# rate limiters, the Firecracker API, its metrics and logger.  Prints each
+# result, then one closing line "N passed, N
 # failed"; exits non-zero if anything failed.
 set -u
 BUILD=${1:-build}
@@ -22,6 +23,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/guests/virtio_vsock.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# seccomp tests ($BUILD)"
 	"$HERE/guests/seccomp.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# rate limiter tests ($BUILD)"
+	"$HERE/rate.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# lifecycle tests ($BUILD)"
 	"$HERE/lifecycle.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# Firecracker API tests ($BUILD)"

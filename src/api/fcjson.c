@@ -335,7 +335,7 @@ int fc_put_machine_config(struct fc_vm *f, json_t *o, bool patch)
 	return 0;
 }
 
-static int fc_find_drive(const struct fc_vm *f, const char *id)
+int fc_find_drive(const struct fc_vm *f, const char *id)
 {
 	for (unsigned i = 0; i < f->nr_drives; i++)
 		if (!strcmp(f->drives[i].id, id))
@@ -343,7 +343,24 @@ static int fc_find_drive(const struct fc_vm *f, const char *id)
 	return -1;
 }
 
-static int fc_find_net(const struct fc_vm *f, const char *id)
+unsigned fc_drive_slot(const struct fc_vm *f, int idx)
+{
+	unsigned slot = 0;
+	bool root = false;
+
+	if (idx < 0 || (unsigned)idx >= f->nr_drives)
+		return UINT32_MAX;
+	if (f->drives[idx].root)
+		return 0;
+	for (unsigned i = 0; i < f->nr_drives; i++)
+		root |= f->drives[i].root;
+	for (int i = 0; i < idx; i++)
+		if (!f->drives[i].root)
+			slot++;
+	return slot + root;
+}
+
+int fc_find_net(const struct fc_vm *f, const char *id)
 {
 	for (unsigned i = 0; i < f->nr_nets; i++)
 		if (!strcmp(f->nets[i].id, id))
@@ -728,6 +745,23 @@ out:
 	return ret;
 }
 
+struct throttle_config fc_rl_throttle(const struct fc_rate_limiter *rl)
+{
+	struct throttle_config t = {0};
+
+	/* An absent bucket, and one with a zero size or refill time, is
+	 * off, as in Firecracker. */
+	if (rl->set && rl->bandwidth.set)
+		t.bw = (struct token_bucket_config){
+			rl->bandwidth.size, rl->bandwidth.one_time_burst,
+			rl->bandwidth.refill_time};
+	if (rl->set && rl->ops.set)
+		t.ops = (struct token_bucket_config){rl->ops.size,
+						     rl->ops.one_time_burst,
+						     rl->ops.refill_time};
+	return t;
+}
+
 int fc_vm_to_config(struct fc_vm *f, struct config *c)
 {
 	const struct fc_drive *root = NULL;
@@ -751,6 +785,7 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 			root = &f->drives[i];
 	if (root) {
 		c->drives[nr] = root->disk;
+		c->drives[nr].rate = fc_rl_throttle(&root->rl);
 		snprintf(c->drives[nr++].id, sizeof(root->disk.id), "%s",
 			 root->id);
 		if (*root->partuuid)
@@ -765,6 +800,7 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 	for (unsigned i = 0; i < f->nr_drives; i++)
 		if (&f->drives[i] != root) {
 			c->drives[nr] = f->drives[i].disk;
+			c->drives[nr].rate = fc_rl_throttle(&f->drives[i].rl);
 			snprintf(c->drives[nr++].id, sizeof(c->drives[0].id),
 				 "%s", f->drives[i].id);
 		}
@@ -773,6 +809,8 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 	c->vm.nr_drives = nr;
 	for (unsigned i = 0; i < f->nr_nets; i++) {
 		c->nets[i] = f->nets[i].net;
+		c->nets[i].rx_rate = fc_rl_throttle(&f->nets[i].rx);
+		c->nets[i].tx_rate = fc_rl_throttle(&f->nets[i].tx);
 		snprintf(c->nets[i].id, sizeof(c->nets[i].id), "%s",
 			 f->nets[i].id);
 	}
@@ -785,6 +823,7 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 		c->vm.vsock = NULL;
 	}
 	c->vm.rng = f->entropy_set;
+	c->vm.rng_rate = fc_rl_throttle(&f->entropy_rl);
 	c->vm.cpus = f->vcpus;
 	c->vm.mem_size = f->mem_mib << 20;
 	return net_options_check(c->nets, c->vm.nr_nets);

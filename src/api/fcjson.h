@@ -22,7 +22,8 @@
 #define FC_DEFAULT_BOOT_ARGS \
 	"reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 
-/* A token bucket: parsed and kept, not enforced yet. */
+/* A token bucket as the JSON gave it (GET /vm/config shows it back);
+ * fc_rl_throttle() makes it the devices' struct throttle_config. */
 struct fc_token_bucket {
 	bool set;
 	uint64_t size;
@@ -116,6 +117,18 @@ int fc_config_parse(struct fc_vm *f, const char *text, size_t len);
  * @f, which must stay put.  -EINVAL if no boot source was given, or the
  * checks minivmm run makes fail. */
 int fc_vm_to_config(struct fc_vm *f, struct config *c);
+
+/* The index in @f->drives of drive @id, or -1. */
+int fc_find_drive(const struct fc_vm *f, const char *id);
+/* The index in @f->nets of interface @id (eth0 is 0), or -1. */
+int fc_find_net(const struct fc_vm *f, const char *id);
+/* Where fc_vm_to_config puts @f->drives[@idx]: 0 (vda) for the root
+ * drive, then the others in the order they were added; UINT32_MAX for no
+ * such drive. */
+unsigned fc_drive_slot(const struct fc_vm *f, int idx);
+/* A rate limiter as the devices take it (disk_options.rate,
+ * net_options.rx_rate and tx_rate, vm_options.rng_rate). */
+struct throttle_config fc_rl_throttle(const struct fc_rate_limiter *rl);
 
 /* GET /machine-config and GET /vm/config bodies (new references). */
 json_t *fc_machine_json(const struct fc_vm *f);

@@ -278,9 +278,21 @@ static void api_apply(struct api_ctx *ctx, enum api_route route, bool patch,
 			return;
 		}
 		ret = fc_put_drive(f, o, id, patch);
+		/* After the start (the only time a PATCH is allowed), a
+		 * new limiter goes to the running device. */
+		if (!ret && patch && json_object_get(o, "rate_limiter")) {
+			r->action = API_ACTION_DRIVE_RATE;
+			r->index = fc_drive_slot(f, fc_find_drive(f, id));
+		}
 		break;
 	case ROUTE_NET:
 		ret = fc_put_net(f, o, id, patch);
+		if (!ret && patch &&
+		    (json_object_get(o, "rx_rate_limiter") ||
+		     json_object_get(o, "tx_rate_limiter"))) {
+			r->action = API_ACTION_NET_RATE;
+			r->index = (unsigned)fc_find_net(f, id);
+		}
 		break;
 	case ROUTE_VSOCK:
 		ret = fc_put_vsock(f, o);

@@ -21,6 +21,8 @@ enum api_action {
 	API_ACTION_PAUSE,	 /* PATCH /vm Paused while running */
 	API_ACTION_RESUME,	 /* PATCH /vm Resumed while paused */
 	API_ACTION_CTRL_ALT_DEL, /* SendCtrlAltDel after the start */
+	API_ACTION_DRIVE_RATE,	 /* PATCH of drive @index's rate_limiter */
+	API_ACTION_NET_RATE,	 /* PATCH of interface @index's limiters */
 };
 
 /* Requests with a body, by what they set. */
@@ -81,6 +83,9 @@ struct api_reply {
 	char *body; /* malloc'd JSON, or NULL for 204 */
 	size_t len;
 	enum api_action action; /* for the caller, if status is 204 */
+	/* API_ACTION_DRIVE_RATE: the drive (vda is 0); API_ACTION_NET_RATE:
+	 * the interface (eth0 is 0, fc_vm's order). */
+	unsigned index;
 };
 
 /* @ctx->vm set by fc_vm_init, state API_NOT_STARTED. */

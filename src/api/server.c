@@ -190,6 +190,38 @@ static void api_server_act(struct api_server *s, struct api_reply *r)
 		if (ret)
 			api_reply_fault(r, err_msg());
 		return;
+	case API_ACTION_DRIVE_RATE:
+		/* fcjson stored the new limiter; the device takes it. */
+		ret = err_set(-ENODEV, "drives: no drive in slot %u", r->index);
+		for (unsigned i = 0; i < s->ctx.vm.nr_drives; i++) {
+			struct throttle_config c;
+
+			if (fc_drive_slot(&s->ctx.vm, (int)i) != r->index)
+				continue;
+			c = fc_rl_throttle(&s->ctx.vm.drives[i].rl);
+			ret = s->vm ? vm_drive_set_rate(s->vm, r->index, &c)
+				    : err_set(-EBUSY, "the VM is not running");
+		}
+		if (ret)
+			api_reply_fault(r, err_msg());
+		return;
+	case API_ACTION_NET_RATE:
+		if (r->index >= s->ctx.vm.nr_nets) {
+			api_reply_fault(
+				r, "network-interfaces: no such interface");
+			return;
+		}
+		{
+			const struct fc_net *n = &s->ctx.vm.nets[r->index];
+			struct throttle_config rx = fc_rl_throttle(&n->rx);
+			struct throttle_config tx = fc_rl_throttle(&n->tx);
+
+			ret = s->vm ? vm_net_set_rate(s->vm, r->index, &rx, &tx)
+				    : err_set(-EBUSY, "the VM is not running");
+		}
+		if (ret)
+			api_reply_fault(r, err_msg());
+		return;
 	case API_ACTION_NONE:
 		return;
 	}

@@ -37,8 +37,9 @@ struct disk_uring {
 
 /* ---- --drive ---- */
 
-#define DRIVE_SYNTAX \
-	"PATH[,ro][,serial=STRING][,cache=writeback|unsafe][,io=uring|sync]"
+#define DRIVE_SYNTAX                                                         \
+	"PATH[,ro][,serial=STRING][,cache=writeback|unsafe][,io=uring|sync]" \
+	"[,bw=BYTES/MS[+BURST]][,iops=N/MS[+BURST]]"
 
 static bool key_is(const char *key, size_t len, const char *name)
 {
@@ -53,18 +54,20 @@ static int drive_item(struct disk_options *o, const char *item, size_t len,
 	size_t klen = eq ? (size_t)(eq - item) : len;
 	const char *val = eq ? eq + 1 : NULL;
 	int vlen = eq ? (int)(len - klen - 1) : 0;
-	static const char *const keys[] = {"ro", "serial", "cache", "io"};
-	static const char *const values[] = {"", "STRING", "writeback|unsafe",
-					     "uring|sync"};
+	static const char *const keys[] = {"ro", "serial", "cache",
+					   "io", "bw",	   "iops"};
+	static const char *const values[] = {
+		"",	      "STRING",	  "writeback|unsafe",
+		"uring|sync", "BYTES/MS", "N/MS"};
 	unsigned k;
 
-	for (k = 0; k < 4; k++)
+	for (k = 0; k < 6; k++)
 		if (key_is(item, klen, keys[k]))
 			break;
-	if (k == 4)
+	if (k == 6)
 		return err_set(
 			-EINVAL,
-			"--drive: unknown key '%.*s': expected ro, serial=, cache= or io=",
+			"--drive: unknown key '%.*s': expected ro, serial=, cache=, io=, bw= or iops=",
 			(int)klen, item);
 	if (*seen & (1u << k))
 		return err_set(-EINVAL, "--drive: '%s' given twice", keys[k]);
@@ -81,6 +84,12 @@ static int drive_item(struct disk_options *o, const char *item, size_t len,
 		return err_set(-EINVAL,
 			       "--drive: '%s' needs a value: write %s=%s",
 			       keys[k], keys[k], values[k]);
+	if (k == 4)
+		return token_bucket_parse("--drive: bw", val, (size_t)vlen,
+					  &o->rate.bw);
+	if (k == 5)
+		return token_bucket_parse("--drive: iops", val, (size_t)vlen,
+					  &o->rate.ops);
 	if (k == 1) {
 		if (vlen < 1 || vlen > DISK_SERIAL_MAX)
 			return err_set(

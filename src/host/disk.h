@@ -12,6 +12,8 @@
 #ifndef MINIVMM_HOST_DISK_H
 #define MINIVMM_HOST_DISK_H
 
+#include "token_bucket.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +48,9 @@ struct disk_options {
 	enum disk_cache cache;
 	enum disk_io io;
 	char id[65]; /* the API's drive_id (metrics), "" from --drive */
+	/* The rate limiter (bw=, iops=; a drive's rate_limiter in the API):
+	 * bandwidth in bytes of data, ops in requests.  Zeroes: none. */
+	struct throttle_config rate;
 };
 
 enum disk_op {
@@ -114,7 +119,8 @@ struct disk {
 };
 
 /* Parses the value of --drive: PATH[,ro][,serial=STRING]
- * [,cache=writeback|unsafe][,io=uring|sync] into @o (defaults first).
+ * [,cache=writeback|unsafe][,io=uring|sync][,bw=BYTES/MS[+BURST]]
+ * [,iops=N/MS[+BURST]] into @o (defaults first).
  * -EINVAL with a message naming the key for an empty path, an unknown key,
  * a key given twice, a bad value, a serial of more than 20 bytes or not
  * printable ASCII; -ENAMETOOLONG for a path too long. */

@@ -181,11 +181,12 @@ static const struct sandbox_rule rules_vcpu[] = {
 
 /* Every virtio I/O thread, and whoever runs a device's callbacks. */
 static const struct sandbox_rule rules_io[] = {
-	ANY(epoll_wait),		/* notifications, the device's fds */
-	ANY(epoll_pwait),    ANY(read), /* eventfds */
-	ANY(epoll_ctl),			/* virtio_dev_watch_fd */
-	IOCTL(KVM_IRQ_LINE),		/* interrupts where KVM has no irqfd */
-	RULES_END,
+	ANY(epoll_wait),		 /* notifications, the device's fds */
+	ANY(epoll_pwait),     ANY(read), /* eventfds */
+	ANY(epoll_ctl),			 /* virtio_dev_watch_fd */
+	IOCTL(KVM_IRQ_LINE),		 /* interrupts where KVM has no irqfd */
+	ANY(timerfd_settime),		 /* a rate limiter's wake-up */
+	ANY(timerfd_gettime), RULES_END,
 };
 
 static const struct sandbox_rule rules_blk[] = {
@@ -279,8 +280,9 @@ static const struct sandbox_rule rules_api[] = {
 	ARG(fcntl, 1, F_GETFD),
 	ARG(fcntl, 1, F_SETFD),
 	ANY(clock_nanosleep),
-	ANY(tgkill),	     /* pause and stop kick the vCPUs (vcpu_kick) */
-	IOCTL(KVM_IRQ_LINE), /* SendCtrlAltDel: the i8042's IRQ 1 */
+	ANY(tgkill),	      /* pause and stop kick the vCPUs (vcpu_kick) */
+	IOCTL(KVM_IRQ_LINE),  /* SendCtrlAltDel: the i8042's IRQ 1 */
+	ANY(timerfd_settime), /* a PATCHed rate limiter wakes its device */
 	/* PUT /logger and PUT /metrics open their file, before the start:
 	 * with exactly these flags (log_open, metrics_open), so the thread
 	 * may create and append to a file, never read one. */

@@ -14,6 +14,17 @@
  * room, we stop popping that queue ("stalled") and go on once completions
  * free some; the chains wait in the ring meanwhile.
  *
+ * The rate limiter (disk_options.rate: ops are requests, bandwidth bytes of
+ * data; a FLUSH is one op and no bytes) is asked after a chain is popped
+ * and parsed, before it is started: when a bucket is short, the request
+ * stays in its slot ("held", one per queue at most), the queue stops being
+ * popped, and a timerfd on the I/O thread is armed for when the tokens
+ * will be there; the guest just sees the request complete later.  A reset
+ * drops what is held and disarms the timer.  A live update of the limits
+ * (the API's PATCH, from another thread) is stored under rate_lock with a
+ * generation, and taken by the I/O thread, which the update wakes through
+ * the same timer.
+ *
  * All of it runs with the transport's device lock held (virtio.h), on the
  * I/O thread or, for activate and reset, on a vCPU thread. */
 #include "blk.h"
@@ -21,9 +32,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -212,6 +225,11 @@ struct blk_queue {
 	unsigned nr_free;
 	bool stalled; /* stopped popping: no slot or no disk room */
 	bool pushed;  /* pushed since the last virtio_dev_notify */
+	/* Popped and parsed, waiting for the rate limiter (its status in
+	 * held_st); the queue is not popped meanwhile. */
+	struct blk_slot *held;
+	int held_st;
+	uint64_t held_since; /* ns */
 };
 
 struct virtio_blk {
@@ -227,6 +245,19 @@ struct virtio_blk {
 	struct disk_req *batch[DISK_DEPTH];
 	unsigned nr_batch;
 	struct virtq_chain chain; /* what virtq_pop() fills */
+
+	/* The rate limiter, the I/O thread's (device lock). */
+	struct throttle thr;
+	int timer_fd;	    /* armed while a request is held */
+	unsigned rate_seen; /* the generation thr was built from */
+	uint64_t waits;	    /* for --stats, relaxed atomics */
+	uint64_t wait_ns;
+	/* A new limit from another thread: rate_new under rate_lock, then
+	 * rate_gen moves. */
+	pthread_mutex_t rate_lock;
+	struct throttle_config rate_new;
+	unsigned rate_gen;
+	bool disk_rate_set; /* a limit was ever set: --stats shows it */
 };
 
 static void blk_count(struct virtio_blk *b)
@@ -272,11 +303,10 @@ static void blk_get_id(struct virtio_blk *b, struct blk_req *r)
 
 /* Serves the chain just popped into slot @s: at once, or by queueing a
  * disk request into the batch. */
-static void blk_start(struct virtio_blk *b, struct blk_slot *s)
+static void blk_start(struct virtio_blk *b, struct blk_slot *s, int st)
 {
 	struct blk_req *r = &s->r;
 	struct disk_req *dr = &s->dr;
-	int st = blk_parse(&b->chain, b->cfg.capacity, b->disk.ro, r);
 
 	if (st < 0) {
 		struct blk_queue *bq = &b->q[s->queue];
@@ -336,7 +366,91 @@ static bool blk_queue_full(const struct virtio_blk *b,
 	return !bq->nr_free || disk_room(&b->disk) <= b->nr_batch;
 }
 
-/* Pops and starts what queue @qi has, until it is empty or full. */
+/* Takes a new limit the API stored, if there is one: the buckets start
+ * over, full, as Firecracker's do on an update. */
+static void blk_rate_update(struct virtio_blk *b)
+{
+	unsigned gen = __atomic_load_n(&b->rate_gen, __ATOMIC_ACQUIRE);
+	struct throttle_config c;
+
+	if (gen == b->rate_seen)
+		return;
+	pthread_mutex_lock(&b->rate_lock);
+	c = b->rate_new;
+	gen = b->rate_gen;
+	pthread_mutex_unlock(&b->rate_lock);
+	throttle_init(&b->thr, &c, throttle_now_ns());
+	b->rate_seen = gen;
+}
+
+/* Arms the timer @ns from now, or sooner if it already is (0: disarms). */
+static void blk_timer_set(struct virtio_blk *b, uint64_t ns)
+{
+	throttle_timer_arm(b->timer_fd, ns);
+	/* An update stored before we armed must not wait for this timer:
+	 * fire at once (the update's own arming may have come first). */
+	if (ns &&
+	    __atomic_load_n(&b->rate_gen, __ATOMIC_SEQ_CST) != b->rate_seen)
+		throttle_timer_arm(b->timer_fd, 1);
+}
+
+/* The request in @s (parsed, status @st) asks the limiter: true if it may
+ * start now; else it is held in its queue and the timer armed. */
+static bool blk_throttle(struct virtio_blk *b, struct blk_queue *bq,
+			 struct blk_slot *s, int st)
+{
+	uint64_t now, wait, bytes = 0;
+
+	if (!throttle_on(&b->thr))
+		return true;
+	if (st == VIRTIO_BLK_S_OK &&
+	    (s->r.type == VIRTIO_BLK_T_IN || s->r.type == VIRTIO_BLK_T_OUT))
+		bytes = s->r.len;
+	now = throttle_now_ns();
+	wait = throttle_take(&b->thr, bytes, now);
+	if (!wait)
+		return true;
+	bq->held = s;
+	bq->held_st = st;
+	bq->held_since = now;
+	__atomic_fetch_add(&b->waits, 1, __ATOMIC_RELAXED);
+	blk_timer_set(b, wait);
+	return false;
+}
+
+/* Starts the request held in @bq if the limiter lets it now.  False if it
+ * is still held, or the disk has no room for it (stalled). */
+static bool blk_release(struct virtio_blk *b, struct blk_queue *bq)
+{
+	struct blk_slot *s = bq->held;
+	uint64_t now, wait, bytes = 0;
+
+	if (disk_room(&b->disk) <= b->nr_batch) {
+		bq->stalled = true;
+		return false;
+	}
+	if (throttle_on(&b->thr)) {
+		if (bq->held_st == VIRTIO_BLK_S_OK &&
+		    (s->r.type == VIRTIO_BLK_T_IN ||
+		     s->r.type == VIRTIO_BLK_T_OUT))
+			bytes = s->r.len;
+		now = throttle_now_ns();
+		wait = throttle_take(&b->thr, bytes, now);
+		if (wait) {
+			blk_timer_set(b, wait);
+			return false;
+		}
+	} else {
+		now = throttle_now_ns();
+	}
+	__atomic_fetch_add(&b->wait_ns, now - bq->held_since, __ATOMIC_RELAXED);
+	bq->held = NULL;
+	blk_start(b, s, bq->held_st);
+	return true;
+}
+
+/* Pops and starts what queue @qi has, until it is empty or full, or the
+ * rate limiter holds a request. */
 static void blk_kick(struct virtio_blk *b, unsigned qi)
 {
 	struct blk_queue *bq = &b->q[qi];
@@ -345,6 +459,10 @@ static void blk_kick(struct virtio_blk *b, unsigned qi)
 
 	bq->stalled = false;
 	if (!q)
+		return;
+	blk_rate_update(b);
+	/* Notifications stay off while held: the timer kicks us. */
+	if (bq->held && !blk_release(b, bq))
 		return;
 	for (;;) {
 		virtq_disable_notify(q);
@@ -366,7 +484,13 @@ static void blk_kick(struct virtio_blk *b, unsigned qi)
 			s = &bq->slots[bq->free[--bq->nr_free]];
 			s->head = b->chain.head;
 			s->queue = (uint16_t)qi;
-			blk_start(b, s);
+			ret = blk_parse(&b->chain, b->cfg.capacity, b->disk.ro,
+					&s->r);
+			/* A chain without a status byte cannot be answered
+			 * but with length 0, and costs nothing. */
+			if (ret >= 0 && !blk_throttle(b, bq, s, ret))
+				return;
+			blk_start(b, s, ret);
 		}
 		if (blk_queue_full(b, bq)) {
 			/* Notifications stay off: completions kick us. */
@@ -435,13 +559,36 @@ static void blk_event(struct virtio_dev *vd, int fd)
 		blk_process(b);
 }
 
+/* The rate limiter's timer: the held requests may go, or a new limit is
+ * there. */
+static void blk_timer(struct virtio_dev *vd, int fd)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: spurious */
+	}
+	blk_rate_update(b);
+	if (!b->active)
+		return;
+	for (unsigned i = 0; i < b->nr_queues; i++)
+		if (b->q[i].held)
+			blk_kick(b, i);
+	blk_process(b);
+}
+
 static int blk_init(struct virtio_dev *vd)
 {
 	struct virtio_blk *b = virtio_dev_priv(vd);
 	int fd = disk_event_fd(&b->disk);
+	int ret;
 
 	b->vd = vd;
-	return fd < 0 ? 0 : virtio_dev_add_fd(vd, fd, blk_event);
+	ret = fd < 0 ? 0 : virtio_dev_add_fd(vd, fd, blk_event);
+	if (!ret)
+		ret = virtio_dev_add_fd(vd, b->timer_fd, blk_timer);
+	return ret;
 }
 
 static void blk_free_queues(struct virtio_blk *b)
@@ -496,7 +643,9 @@ static void blk_reset(struct virtio_dev *vd)
 
 	disk_drain(&b->disk);
 	b->nr_batch = 0;
+	/* Held requests are dropped with their queue: the ring is gone. */
 	blk_free_queues(b);
+	blk_timer_set(b, 0);
 	b->active = false;
 	b->features = 0;
 }
@@ -537,6 +686,13 @@ static void blk_print_stats(struct virtio_dev *vd, FILE *f)
 		__atomic_load_n(&s->discards, __ATOMIC_RELAXED),
 		__atomic_load_n(&s->errors, __ATOMIC_RELAXED),
 		disk_io_name(b->disk.io));
+	if (__atomic_load_n(&b->disk_rate_set, __ATOMIC_RELAXED))
+		fprintf(f,
+			"  rate limiter: %" PRIu64
+			" requests waited, %.3f s in all\n",
+			__atomic_load_n(&b->waits, __ATOMIC_RELAXED),
+			(double)__atomic_load_n(&b->wait_ns, __ATOMIC_RELAXED) /
+				1e9);
 }
 
 static unsigned blk_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
@@ -636,11 +792,25 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_options *o,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return err_set(-ENOMEM, "out of memory");
-	ret = disk_open(&b->disk, o);
-	if (ret) {
+	/* Always, limited or not: a PATCH may set a limit later. */
+	b->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->timer_fd < 0) {
+		ret = err_set(-errno, "virtio-blk: timerfd_create: %s",
+			      strerror(errno));
 		free(b);
 		return ret;
 	}
+	ret = disk_open(&b->disk, o);
+	if (ret) {
+		close(b->timer_fd);
+		free(b);
+		return ret;
+	}
+	pthread_mutex_init(&b->rate_lock, NULL);
+	b->rate_new = o->rate;
+	b->disk_rate_set = throttle_config_on(&o->rate);
+	throttle_init(&b->thr, &o->rate, throttle_now_ns());
 	b->nr_queues = nr_queues;
 	blk_config_fill(b);
 	b->ops = virtio_blk_ops;
@@ -656,7 +826,22 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		return;
 	disk_close(&b->disk);
 	blk_free_queues(b);
+	close(b->timer_fd);
+	pthread_mutex_destroy(&b->rate_lock);
 	free(b);
+}
+
+void virtio_blk_set_rate(struct virtio_blk *b, const struct throttle_config *c)
+{
+	struct itimerspec its = {.it_value = {.tv_nsec = 1}};
+
+	pthread_mutex_lock(&b->rate_lock);
+	b->rate_new = *c;
+	__atomic_add_fetch(&b->rate_gen, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&b->rate_lock);
+	__atomic_store_n(&b->disk_rate_set, true, __ATOMIC_RELAXED);
+	/* Wakes the I/O thread, which takes the new limit. */
+	timerfd_settime(b->timer_fd, 0, &its, NULL);
 }
 
 const struct virtio_device_ops *virtio_blk_get_ops(const struct virtio_blk *b)

@@ -133,6 +133,10 @@ const struct virtio_device_ops *virtio_blk_get_ops(const struct virtio_blk *b);
  * @len bytes at @off (off + len <= VIRTIO_BLK_CONFIG_SIZE). */
 void virtio_blk_config_read(const struct virtio_blk *b, uint32_t off,
 			    void *data, uint32_t len);
+/* Replaces the rate limiter's limits (PATCH /drives/{id} after the
+ * start): from any thread; the I/O thread takes them at once, with full
+ * buckets. */
+void virtio_blk_set_rate(struct virtio_blk *b, const struct throttle_config *c);
 /* The drive, for tests and --stats. */
 struct disk *virtio_blk_disk(struct virtio_blk *b);
 

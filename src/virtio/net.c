@@ -40,7 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -69,7 +71,9 @@ static uint16_t get16(const uint8_t *p)
 
 /* ---- --net ---- */
 
-#define NET_SYNTAX "tap=NAME[,mac=MAC][,mtu=N]"
+#define NET_SYNTAX                                                   \
+	"tap=NAME[,mac=MAC][,mtu=N][,rx-bw=BYTES/MS][,rx-iops=N/MS]" \
+	"[,tx-bw=BYTES/MS][,tx-iops=N/MS]"
 
 static bool key_is(const char *key, size_t len, const char *name)
 {
@@ -141,8 +145,14 @@ static bool name_ok(const char *v, size_t len)
 static int net_item(struct net_options *o, const char *item, size_t len,
 		    unsigned *seen)
 {
-	static const char *const keys[] = {"tap", "mac", "mtu"};
-	static const char *const values[] = {"NAME", "MAC", "N"};
+	static const char *const keys[] = {
+		"tap", "mac", "mtu", "rx-bw", "rx-iops", "tx-bw", "tx-iops"};
+	static const char *const values[] = {
+		"NAME", "MAC", "N", "BYTES/MS", "N/MS", "BYTES/MS", "N/MS"};
+	struct token_bucket_config *bucket[] = {&o->rx_rate.bw, &o->rx_rate.ops,
+						&o->tx_rate.bw,
+						&o->tx_rate.ops};
+	char what[32];
 	const char *eq = memchr(item, '=', len);
 	size_t klen = eq ? (size_t)(eq - item) : len;
 	const char *val = eq ? eq + 1 : NULL;
@@ -150,13 +160,13 @@ static int net_item(struct net_options *o, const char *item, size_t len,
 	unsigned long mtu;
 	unsigned k;
 
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < 7; k++)
 		if (key_is(item, klen, keys[k]))
 			break;
-	if (k == 3)
+	if (k == 7)
 		return err_set(
 			-EINVAL,
-			"--net: unknown key '%.*s': expected tap=, mac= or mtu=",
+			"--net: unknown key '%.*s': expected tap=, mac=, mtu=, rx-bw=, rx-iops=, tx-bw= or tx-iops=",
 			(int)klen, item);
 	if (*seen & (1u << k))
 		return err_set(-EINVAL, "--net: '%s' given twice", keys[k]);
@@ -165,6 +175,11 @@ static int net_item(struct net_options *o, const char *item, size_t len,
 		return err_set(-EINVAL,
 			       "--net: '%s' needs a value: write %s=%s",
 			       keys[k], keys[k], values[k]);
+	if (k >= 3) {
+		snprintf(what, sizeof(what), "--net: %s", keys[k]);
+		return token_bucket_parse(what, val, (size_t)vlen,
+					  bucket[k - 3]);
+	}
 	switch (k) {
 	case 0:
 		if (vlen >= IFNAMSIZ)
@@ -559,6 +574,14 @@ enum net_rx_result net_rx_place(struct net_rx *rx, struct virtq *q,
 
 /* ---- the device ---- */
 
+/* One direction's rate limiter and the frame that waits for it. */
+struct net_limit {
+	struct throttle thr;
+	bool held;		 /* a frame waits (tx: tx_chain; rx: rx_buf) */
+	uint64_t since;		 /* ns: since when */
+	uint64_t waits, wait_ns; /* --stats, relaxed atomics */
+};
+
 struct virtio_net {
 	struct tap tap; /* the backend; for tests fd only */
 	bool is_tap;	/* the tap ioctls apply */
@@ -579,7 +602,74 @@ struct virtio_net {
 	uint8_t *rx_buf; /* NET_RX_BUF_SIZE: the frame being received */
 	struct virtq_chain tx_chain;
 	struct net_tx tx;
+
+	/* Rate limiters: a frame the limiter refuses stays (tx: popped and
+	 * parsed; rx: read from the tap into rx_buf, the tap turned off),
+	 * and timer_fd, armed for when the tokens are there, resumes. */
+	struct net_limit tx_lim, rx_lim;
+	bool rx_charged; /* the frame in rx_buf passed the limiter */
+	int timer_fd;
+	bool limited; /* a limit was ever set: --stats shows the limiters */
+	/* A new limit from another thread (PATCH), as blk.c's. */
+	pthread_mutex_t rate_lock;
+	struct throttle_config rx_new, tx_new;
+	unsigned rate_gen, rate_seen;
 };
+
+/* Takes a new limit another thread stored. */
+static void net_rate_update(struct virtio_net *n)
+{
+	struct throttle_config rx, tx;
+	unsigned gen = __atomic_load_n(&n->rate_gen, __ATOMIC_ACQUIRE);
+	uint64_t now;
+
+	if (gen == n->rate_seen)
+		return;
+	pthread_mutex_lock(&n->rate_lock);
+	rx = n->rx_new;
+	tx = n->tx_new;
+	gen = n->rate_gen;
+	pthread_mutex_unlock(&n->rate_lock);
+	now = throttle_now_ns();
+	throttle_init(&n->rx_lim.thr, &rx, now);
+	throttle_init(&n->tx_lim.thr, &tx, now);
+	n->rate_seen = gen;
+}
+
+/* Arms the timer (shared by both directions: the earliest wins) @ns from
+ * now; 0 disarms it. */
+static void net_timer_set(struct virtio_net *n, uint64_t ns)
+{
+	throttle_timer_arm(n->timer_fd, ns);
+	/* An update stored meanwhile must not wait for this timer. */
+	if (ns &&
+	    __atomic_load_n(&n->rate_gen, __ATOMIC_SEQ_CST) != n->rate_seen)
+		throttle_timer_arm(n->timer_fd, 1);
+}
+
+/* Whether a frame of @bytes may go through @l now; else it is held and
+ * the timer armed. */
+static bool net_limit_pass(struct virtio_net *n, struct net_limit *l,
+			   uint64_t bytes)
+{
+	uint64_t now = throttle_now_ns();
+	uint64_t wait = throttle_take(&l->thr, bytes, now);
+
+	if (!wait) {
+		if (l->held)
+			__atomic_fetch_add(&l->wait_ns, now - l->since,
+					   __ATOMIC_RELAXED);
+		l->held = false;
+		return true;
+	}
+	if (!l->held) {
+		l->held = true;
+		l->since = now;
+		__atomic_fetch_add(&l->waits, 1, __ATOMIC_RELAXED);
+	}
+	net_timer_set(n, wait);
+	return false;
+}
 
 /* Turns the tap's fd on or off on the I/O thread (no-op if it is so). */
 static void net_watch(struct virtio_net *n, bool on)
@@ -665,6 +755,16 @@ static void net_tx(struct virtio_net *n)
 	n->tx_more = false;
 	if (!n->active || !q)
 		return;
+	net_rate_update(n);
+	/* A frame held by the limiter goes first; notifications stay off
+	 * meanwhile (the timer brings us back). */
+	if (n->tx_lim.held) {
+		if (!net_limit_pass(n, &n->tx_lim, n->tx.len))
+			return;
+		net_tx_send(n, &n->tx);
+		virtq_push(q, n->tx_chain.head, 0);
+		pushed = true;
+	}
 	for (;;) {
 		virtq_disable_notify(q);
 		while (done < NET_BATCH && (ret = virtq_pop(q, &n->tx_chain))) {
@@ -678,6 +778,9 @@ static void net_tx(struct virtio_net *n)
 			if (ret > 0)
 				why = net_tx_parse(&n->tx_chain, n->features,
 						   n->mtu, &n->tx);
+			if (why == NET_DROP_NONE &&
+			    !net_limit_pass(n, &n->tx_lim, n->tx.len))
+				goto out; /* held: not pushed */
 			if (why == NET_DROP_NONE)
 				net_tx_send(n, &n->tx);
 			else
@@ -696,6 +799,7 @@ static void net_tx(struct virtio_net *n)
 		if (!virtq_has_work(q))
 			break;
 	}
+out:
 	if (pushed)
 		virtio_dev_notify(n->vd, NET_TXQ);
 }
@@ -754,6 +858,7 @@ static int net_rx_read(struct virtio_net *n)
 	n->rx.len = (uint32_t)r;
 	n->rx.off = 0;
 	n->rx.nr = 0;
+	n->rx_charged = false;
 	return 1;
 }
 
@@ -768,6 +873,7 @@ static void net_rx(struct virtio_net *n)
 		net_watch(n, false);
 		return;
 	}
+	net_rate_update(n);
 	for (;;) {
 		if (!n->rx.len) {
 			int r;
@@ -785,6 +891,17 @@ static void net_rx(struct virtio_net *n)
 				break;
 			frames++;
 			continue;
+		}
+		/* The limiter is asked once per frame, before any of it
+		 * goes to the ring; a frame it holds keeps the tap off, so
+		 * the tap's queue absorbs what follows. */
+		if (!n->rx_charged) {
+			if (!net_limit_pass(n, &n->rx_lim,
+					    n->rx.len - n->hdr_size)) {
+				net_watch(n, false);
+				break;
+			}
+			n->rx_charged = true;
 		}
 		switch (net_rx_place(&n->rx, n->rxq, n->hdr_size, mrg, &budget,
 				     &n->stats)) {
@@ -861,6 +978,24 @@ static void net_event(struct virtio_dev *vd, int fd)
 		net_rx(n);
 }
 
+/* The limiters' timer: a held frame may go, or a new limit is there. */
+static void net_timer(struct virtio_dev *vd, int fd)
+{
+	struct virtio_net *n = virtio_dev_priv(vd);
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: spurious */
+	}
+	net_rate_update(n);
+	if (!n->active)
+		return;
+	if (n->tx_lim.held)
+		net_tx(n);
+	if (n->rx_lim.held)
+		net_rx(n);
+}
+
 static int net_init(struct virtio_dev *vd)
 {
 	struct virtio_net *n = virtio_dev_priv(vd);
@@ -870,6 +1005,8 @@ static int net_init(struct virtio_dev *vd)
 	ret = virtio_dev_add_fd(vd, n->tap.fd, net_tap_ready);
 	if (!ret)
 		ret = virtio_dev_add_fd(vd, n->kick_fd, net_event);
+	if (!ret)
+		ret = virtio_dev_add_fd(vd, n->timer_fd, net_timer);
 	return ret;
 }
 
@@ -897,6 +1034,7 @@ static int net_activate(struct virtio_dev *vd, uint64_t features)
 	/* The transport resets between two activations; if it did not, no
 	 * chain of the old rings may be pushed. */
 	net_rx_clear(&n->rx);
+	n->tx_lim.held = n->rx_lim.held = false;
 	n->vd = vd;
 	n->features = features;
 	n->hdr_size = net_hdr_size(features);
@@ -928,6 +1066,10 @@ static void net_reset(struct virtio_dev *vd)
 	n->rxq = n->txq = NULL;
 	n->features = 0;
 	n->tx_more = n->rx_more = false;
+	/* A held frame: the transmit chain was the old ring's; a received
+	 * one is dropped with the rest of that ring's state. */
+	n->tx_lim.held = n->rx_lim.held = false;
+	net_timer_set(n, 0);
 	if (read(n->kick_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: not kicked */
 	}
@@ -989,6 +1131,15 @@ static void net_print_stats(struct virtio_dev *vd, FILE *f)
 		load(&d[NET_DROP_TX_ERROR]), load(&d[NET_DROP_RX_CHAIN]),
 		load(&d[NET_DROP_RX_LONG]), load(&d[NET_DROP_RX_BAD]),
 		load(&d[NET_DROP_RX_ERROR]));
+	if (__atomic_load_n(&n->limited, __ATOMIC_RELAXED))
+		fprintf(f,
+			"  rate limiters: tx %" PRIu64
+			" frames waited, %.3f s in all; rx %" PRIu64
+			" frames waited, %.3f s in all\n",
+			load(&n->tx_lim.waits),
+			(double)load(&n->tx_lim.wait_ns) / 1e9,
+			load(&n->rx_lim.waits),
+			(double)load(&n->rx_lim.wait_ns) / 1e9);
 }
 
 static unsigned net_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
@@ -1064,14 +1215,28 @@ static int net_create(struct virtio_net **out, const struct net_options *o,
 		return err_set(-ENOMEM, "out of memory");
 	}
 	n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->kick_fd < 0) {
+	/* Always, limited or not: a PATCH may set a limit later. */
+	n->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (n->kick_fd < 0 || n->timer_fd < 0) {
 		int ret = err_set(-errno, "eventfd: %s", strerror(errno));
 
+		if (n->kick_fd >= 0)
+			close(n->kick_fd);
+		if (n->timer_fd >= 0)
+			close(n->timer_fd);
 		tap_close(t);
 		free(n->rx_buf);
 		free(n);
 		return ret;
 	}
+	pthread_mutex_init(&n->rate_lock, NULL);
+	n->rx_new = o->rx_rate;
+	n->tx_new = o->tx_rate;
+	throttle_init(&n->rx_lim.thr, &o->rx_rate, throttle_now_ns());
+	throttle_init(&n->tx_lim.thr, &o->tx_rate, throttle_now_ns());
+	n->limited = throttle_config_on(&o->rx_rate) ||
+		     throttle_config_on(&o->tx_rate);
 	n->tap = *t;
 	n->is_tap = is_tap;
 	n->mtu = mtu;
@@ -1135,8 +1300,25 @@ void virtio_net_destroy(struct virtio_net *n)
 	tap_close(&n->tap);
 	if (n->kick_fd >= 0)
 		close(n->kick_fd);
+	close(n->timer_fd);
+	pthread_mutex_destroy(&n->rate_lock);
 	free(n->rx_buf);
 	free(n);
+}
+
+void virtio_net_set_rate(struct virtio_net *n, const struct throttle_config *rx,
+			 const struct throttle_config *tx)
+{
+	struct itimerspec its = {.it_value = {.tv_nsec = 1}};
+
+	pthread_mutex_lock(&n->rate_lock);
+	n->rx_new = *rx;
+	n->tx_new = *tx;
+	__atomic_add_fetch(&n->rate_gen, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&n->rate_lock);
+	__atomic_store_n(&n->limited, true, __ATOMIC_RELAXED);
+	/* Wakes the I/O thread, which takes the new limits. */
+	timerfd_settime(n->timer_fd, 0, &its, NULL);
 }
 
 const struct virtio_device_ops *virtio_net_get_ops(const struct virtio_net *n)

@@ -9,6 +9,7 @@
 
 #include "virtio.h"
 #include "../host/tap.h"
+#include "../host/token_bucket.h"
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -84,6 +85,11 @@ struct net_options {
 	unsigned mtu; /* 0 unless given: the tap's MTU is used */
 	bool mtu_set;
 	char id[65]; /* the API's iface_id (metrics), "" from --net */
+	/* Rate limiters (rx-bw=, rx-iops=, tx-bw=, tx-iops=; the API's
+	 * rx_rate_limiter and tx_rate_limiter): frames delivered to the
+	 * guest and frames it sends; ops are frames, bandwidth their bytes
+	 * (without the virtio-net header).  Zeroes: none. */
+	struct throttle_config rx_rate, tx_rate;
 };
 
 /* Parses the value of --net into @o (the default MAC filled in when mac=
@@ -215,6 +221,11 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_options *o,
 			 int fd);
 /* After the transport is gone (it resets the device first). */
 void virtio_net_destroy(struct virtio_net *n);
+/* Replaces the rate limiters' limits (PATCH /network-interfaces/{id}
+ * after the start): from any thread; the I/O thread takes them at once,
+ * with full buckets. */
+void virtio_net_set_rate(struct virtio_net *n, const struct throttle_config *rx,
+			 const struct throttle_config *tx);
 
 /* The device model.  Give the transport virtio_net_get_ops(n), this
  * interface's copy; priv is @n. */

@@ -6,7 +6,8 @@
 # among the replies the guest waits for); the host's kernel answers the
 # guest's ARP requests.  Each case the guest reports becomes one ok/not ok
 # line, as in virtio.sh; minivmm must end with the guest's status, and
-# its --stats must count every frame the hostile cases made it drop.
+# its --stats must count every frame the hostile cases made it drop.  Then
+# the transmit rate limiters, measured with virtio_net_rate.elf.
 # Skipped (one ok line saying why) before minivmm has --net, or without
 # root, ip, /dev/net/tun or network namespaces.
 # Usage: virtio_net.sh MINIVMM GUESTDIR
@@ -152,3 +153,29 @@ if in_ns ip link show mvnosuch0 >/dev/null 2>&1; then
 else
 	ok "net on a tap that does not exist: none made"
 fi
+
+# Rate limiters, measured: virtio_net_rate.elf sends 3000 frames of 1000
+# bytes as fast as it polls; with tx-iops (1000 frames/s) or tx-bw
+# (1000000 bytes/s) the measured rate (--stats: frames, bytes, wall time)
+# must be within 10% of the limit.
+for lim in tx-iops=50/50 tx-bw=25000/25; do
+	run_ns "$T_TMP/rate" run --kernel "$G/virtio_net_rate.elf" --net "tap=$TAP,$lim" --stats
+	frames=$(sed -nE "s/^  tap $TAP, .*: tx ([0-9]+) frames \(([0-9]+) bytes\).*/\1/p" "$T_TMP/rate.err")
+	bytes=$(sed -nE "s/^  tap $TAP, .*: tx ([0-9]+) frames \(([0-9]+) bytes\).*/\2/p" "$T_TMP/rate.err")
+	ms=$(sed -nE 's/^wall time ([0-9.]+) ms.*/\1/p' "$T_TMP/rate.err")
+	if [ "$status" != 0 ] || [ "$(cat "$T_TMP/rate.out")" != "net-rate done" ] || [ -z "$frames" ] || [ -z "$ms" ]; then
+		not_ok "net rate $lim" "status $status: $(first "$T_TMP/rate.out") $(last "$T_TMP/rate.err")"
+		continue
+	fi
+	case $lim in
+	tx-iops*) what="frames/s" v=$frames limit=1000 ;;
+	*) what="bytes/s" v=$bytes limit=1000000 ;;
+	esac
+	r=$(awk -v n="$v" -v ms="$ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
+	if awk -v r="$r" -v l="$limit" 'BEGIN { d = (r - l) / l; exit !(d < 0.10 && d > -0.10) }'; then
+		ok "net rate $lim: $r $what, limit $limit (within 10%)"
+	else
+		not_ok "net rate $lim" "$r $what, limit $limit: more than 10% off"
+	fi
+	clean rate && ok "net rate $lim sanitizer-clean"
+done

@@ -48,6 +48,7 @@ static int teardown(void **state)
 /* One request; returns the status, the body in *@body (freed by the next
  * call) and the action in *@act. */
 static char *last_body;
+static unsigned last_index; /* the reply's index */
 static int req(struct api_ctx *a, const char *method, const char *path,
 	       const char *body, enum api_action *act)
 {
@@ -58,6 +59,7 @@ static int req(struct api_ctx *a, const char *method, const char *path,
 	last_body = r.body ? strndup(r.body, r.len) : NULL;
 	if (act)
 		*act = r.action;
+	last_index = r.index;
 	api_reply_free(&r);
 	return r.status;
 }
@@ -289,6 +291,11 @@ static void test_drives(void **state)
 	assert_int_equal(fc_vm_to_config(&a->vm, c), 0);
 	assert_int_equal(c->vm.nr_drives, 2);
 	assert_string_equal(c->vm.drives[0].path, disk0); /* root first */
+	/* Its rate limiter goes with it: bandwidth on, ops null. */
+	assert_int_equal(c->vm.drives[0].rate.bw.size, 100);
+	assert_int_equal(c->vm.drives[0].rate.bw.refill_time_ms, 10);
+	assert_int_equal(c->vm.drives[0].rate.ops.size, 0);
+	assert_false(throttle_config_on(&c->vm.drives[1].rate));
 	assert_string_equal(c->vm.drives[1].path, disk1);
 	assert_true(c->vm.drives[1].ro);
 	assert_int_equal(c->vm.drives[1].cache, DISK_CACHE_WRITEBACK);
@@ -445,9 +452,13 @@ static void test_state_machine(void **state)
 		"\"rx_rate_limiter\":{\"ops\":{\"size\":1,\"refill_time\":2}},"
 		"\"tx_rate_limiter\":{\"ops\":{\"size\":3,\"refill_time\":4}}}");
 	a->state = API_RUNNING;
-	expect_204(
-		a, "PATCH", "/network-interfaces/e",
-		"{\"iface_id\":\"e\",\"rx_rate_limiter\":{\"bandwidth\":{\"size\":9,\"refill_time\":9}}}");
+	assert_int_equal(
+		req(a, "PATCH", "/network-interfaces/e",
+		    "{\"iface_id\":\"e\",\"rx_rate_limiter\":{\"bandwidth\":{\"size\":9,\"refill_time\":9}}}",
+		    &act),
+		204);
+	assert_int_equal(act, API_ACTION_NET_RATE);
+	assert_int_equal(last_index, 0);
 	assert_true(a->vm.nets[0].rx.bandwidth.set);
 	assert_false(a->vm.nets[0].rx.ops.set);
 	assert_int_equal(a->vm.nets[0].tx.ops.size, 3);
@@ -455,6 +466,54 @@ static void test_state_machine(void **state)
 		   "{\"iface_id\":\"e\",\"tx_rate_limiter\":null}");
 	assert_false(a->vm.nets[0].tx.set);
 	assert_true(a->vm.nets[0].rx.set);
+
+	/* A drive's rate limiter after the start: stored, and an action
+	 * naming the drive's slot (the root drive is vda). */
+	a->state = API_NOT_STARTED;
+	expect_204(a, "PUT", "/drives/data",
+		   "{\"drive_id\":\"data\",\"path_on_host\":\"/proc/self/exe\","
+		   "\"is_root_device\":false}");
+	expect_204(a, "PUT", "/drives/more",
+		   "{\"drive_id\":\"more\",\"path_on_host\":\"/proc/self/exe\","
+		   "\"is_root_device\":false}");
+	expect_204(a, "PUT", "/drives/root",
+		   "{\"drive_id\":\"root\",\"path_on_host\":\"/proc/self/exe\","
+		   "\"is_root_device\":true}");
+	assert_int_equal(fc_drive_slot(&a->vm, 0), 1);
+	assert_int_equal(fc_drive_slot(&a->vm, 1), 2);
+	assert_int_equal(fc_drive_slot(&a->vm, 2), 0);
+	assert_int_equal(fc_drive_slot(&a->vm, 3), UINT32_MAX);
+	a->state = API_RUNNING;
+	assert_int_equal(
+		req(a, "PATCH", "/drives/more",
+		    "{\"drive_id\":\"more\",\"rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":100}}}",
+		    &act),
+		204);
+	assert_int_equal(act, API_ACTION_DRIVE_RATE);
+	assert_int_equal(last_index, 2);
+	{
+		struct throttle_config c = fc_rl_throttle(&a->vm.drives[1].rl);
+
+		assert_int_equal(c.ops.size, 5);
+		assert_int_equal(c.ops.refill_time_ms, 100);
+		assert_false(c.bw.size || c.bw.refill_time_ms);
+	}
+	assert_int_equal(req(a, "PATCH", "/drives/root",
+			     "{\"drive_id\":\"root\",\"rate_limiter\":null}",
+			     &act),
+			 204);
+	assert_int_equal(act, API_ACTION_DRIVE_RATE);
+	assert_int_equal(last_index, 0);
+	{
+		struct throttle_config c = fc_rl_throttle(&a->vm.drives[2].rl);
+
+		assert_false(throttle_config_on(&c));
+	}
+	/* Without a rate_limiter nothing reaches the device. */
+	assert_int_equal(req(a, "PATCH", "/drives/data",
+			     "{\"drive_id\":\"data\"}", &act),
+			 204);
+	assert_int_equal(act, API_ACTION_NONE);
 	free(a);
 }
 

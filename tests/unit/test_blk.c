@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define KiB 1024u
@@ -605,7 +606,8 @@ static const struct virtio_device_ops *start(struct fx *f, const char *extra,
 	f->vd.priv = b;
 	f->vd.nr_fds = 0;
 	assert_int_equal(ops->init(&f->vd), 0);
-	assert_true((f->vd.nr_fds > 0) == !strstr(extra, "io=sync"));
+	/* The rate limiter's timer, and io_uring's eventfd first. */
+	assert_int_equal(f->vd.nr_fds, strstr(extra, "io=sync") ? 1 : 2);
 	qinit(f, qsize);
 	f->vd.q[0] = &f->q;
 	assert_int_equal(ops->activate(&f->vd, features), 0);
@@ -622,11 +624,15 @@ static void serve(struct fx *f, const struct virtio_device_ops *ops, uint16_t n)
 {
 	ops->queue_notify(&f->vd, 0);
 	while (used_idx(f) != n) {
-		struct pollfd p = {.fd = f->vd.fd[0], .events = POLLIN};
+		struct pollfd p[FAKE_VIRTIO_FDS];
 
-		assert_true(f->vd.nr_fds > 0);
-		assert_int_equal(poll(&p, 1, 5000), 1);
-		f->vd.ready[0](&f->vd, f->vd.fd[0]);
+		for (unsigned i = 0; i < f->vd.nr_fds; i++)
+			p[i] = (struct pollfd){.fd = f->vd.fd[i],
+					       .events = POLLIN};
+		assert_true(poll(p, f->vd.nr_fds, 5000) > 0);
+		for (unsigned i = 0; i < f->vd.nr_fds; i++)
+			if (p[i].revents & POLLIN)
+				f->vd.ready[i](&f->vd, f->vd.fd[i]);
 	}
 }
 
@@ -946,17 +952,182 @@ static void test_device_bounded(void **state)
 	}
 }
 
+/* ---- the rate limiter ---- */
+
+static uint64_t now_ms(void)
+{
+	return throttle_now_ns() / 1000000;
+}
+
+/* Makes @n 512-byte reads of sector i available (status byte i). */
+static void reads(struct fx *f, unsigned first, unsigned n)
+{
+	for (unsigned i = first; i < first + n; i++) {
+		hdr(f, HDR + 0x100 * i, VIRTIO_BLK_T_IN, i);
+		chain(f,
+		      (const struct buf[]){R(HDR + 0x100 * i, 16),
+					   W(DATA + 0x1000 * i, 512),
+					   W(STATUS + 16 * i, 1)},
+		      3);
+	}
+}
+
+/* The timer is the last fd the device added; is it armed? */
+static bool timer_armed(struct fx *f)
+{
+	struct itimerspec its;
+
+	assert_int_equal(timerfd_gettime(f->vd.fd[f->vd.nr_fds - 1], &its), 0);
+	return its.it_value.tv_sec || its.it_value.tv_nsec;
+}
+
+/* iops: 2 at once (the full bucket), then one each 50 ms, on both
+ * engines; the held request is kept, not failed; --stats counts. */
+static void test_device_throttle_ops(void **state)
+{
+	static const char *const engines[] = {",iops=2/100",
+					      ",io=sync,iops=2/100"};
+
+	for (unsigned e = 0; e < 2; e++) {
+		struct fx *f = *state;
+		const struct virtio_device_ops *ops;
+		uint64_t t0;
+		char *text = NULL;
+		size_t len;
+		FILE *mf;
+
+		if (e) {
+			teardown(state);
+			assert_int_equal(setup(state), 0);
+			f = *state;
+		}
+		ops = start(f, engines[e], 32, 1ull << VIRTIO_BLK_F_FLUSH);
+		memset(gp(f, STATUS, 256), 0xff, 256);
+		t0 = now_ms();
+		reads(f, 0, 6);
+		ops->queue_notify(&f->vd, 0);
+		/* io_uring completes later: wait for the first two. */
+		if (e == 0)
+			serve(f, ops, 2);
+		assert_int_equal(used_idx(f), 2);
+		assert_true(timer_armed(f));
+		/* Notifications from the guest change nothing. */
+		ops->queue_notify(&f->vd, 0);
+		assert_int_equal(used_idx(f), 2);
+		assert_int_equal(status(f, 2), 0xff);
+		serve(f, ops, 6);
+		/* 4 more at 20 a second: 200 ms. */
+		assert_in_range(now_ms() - t0, 190, 1000);
+		for (unsigned i = 0; i < 6; i++)
+			if (status(f, i) != VIRTIO_BLK_S_OK)
+				fail_msg("engine %u request %u: status %u", e,
+					 i, status(f, i));
+		assert_false(timer_armed(f));
+		mf = open_memstream(&text, &len);
+		ops->print_stats(&f->vd, mf);
+		fclose(mf);
+		assert_non_null(
+			strstr(text, "rate limiter: 4 requests waited"));
+		free(text);
+	}
+}
+
+/* bw counts the data of reads and writes; a FLUSH is 0 bytes. */
+static void test_device_throttle_bw(void **state)
+{
+	struct fx *f = *state;
+	const struct virtio_device_ops *ops = start(
+		f, ",io=sync,bw=8192/100", 16, 1ull << VIRTIO_BLK_F_FLUSH);
+	uint64_t t0 = now_ms();
+
+	for (unsigned i = 0; i < 3; i++) {
+		hdr(f, HDR + 0x100 * i, VIRTIO_BLK_T_IN, 0);
+		if (i == 2) /* a flush, after 8 KiB read */
+			hdr(f, HDR + 0x100 * i, VIRTIO_BLK_T_FLUSH, 0);
+		chain(f,
+		      (const struct buf[]){R(HDR + 0x100 * i, 16),
+					   W(DATA + 0x1000 * i, 4096),
+					   W(STATUS + 16 * i, 1)},
+		      i == 2 ? 2 : 3);
+	}
+	/* Then 16 KiB: more than the bucket, so it waits until the bucket
+	 * is full again (100 ms) and then passes with a debt. */
+	hdr(f, HDR + 0x300, VIRTIO_BLK_T_IN, 0);
+	chain(f,
+	      (const struct buf[]){R(HDR + 0x300, 16),
+				   W(DATA + 0x10000, 16 * KiB),
+				   W(STATUS + 48, 1)},
+	      3);
+	reads(f, 4, 1); /* 512 bytes: waits for the debt, 8 KiB */
+	ops->queue_notify(&f->vd, 0);
+	assert_int_equal(used_idx(f), 3);
+	serve(f, ops, 4);
+	assert_in_range(now_ms() - t0, 95, 300);
+	serve(f, ops, 5);
+	/* 100 ms full, 100 ms of debt (8 KiB), 512 bytes more. */
+	assert_in_range(now_ms() - t0, 200, 500);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(status(f, i), VIRTIO_BLK_S_OK);
+}
+
+/* A reset drops the held request and disarms the timer; a live update
+ * (PATCH) of the limit takes effect at once, from another thread's call. */
+static void test_device_throttle_reset_update(void **state)
+{
+	struct fx *f = *state;
+	const struct virtio_device_ops *ops = start(
+		f, ",io=sync,iops=1/10000", 32, 1ull << VIRTIO_BLK_F_FLUSH);
+	struct throttle_config off = {0};
+	struct throttle_config fast = {
+		.ops = {.size = 1000, .refill_time_ms = 1}};
+	struct pollfd p = {.fd = f->vd.fd[0], .events = POLLIN};
+
+	reads(f, 0, 3);
+	ops->queue_notify(&f->vd, 0);
+	assert_int_equal(used_idx(f), 1);
+	assert_true(timer_armed(f));
+	ops->reset(&f->vd);
+	assert_false(timer_armed(f));
+	assert_int_equal(used_idx(f), 1);
+	/* Activated again: the bucket is still empty (a reset is no way
+	 * around the limit), and the update lifts it. */
+	qinit(f, 32);
+	assert_int_equal(ops->activate(&f->vd, 0), 0);
+	reads(f, 0, 3);
+	ops->queue_notify(&f->vd, 0);
+	assert_int_equal(used_idx(f), 0);
+	virtio_blk_set_rate(f->b, &off);
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	f->vd.ready[0](&f->vd, f->vd.fd[0]);
+	assert_int_equal(used_idx(f), 3);
+	/* Limited again; the new buckets start full. */
+	virtio_blk_set_rate(f->b, &fast);
+	reads(f, 3, 5);
+	serve(f, ops, 8);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(status(f, i), VIRTIO_BLK_S_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_parse_rw),	 T(test_parse_bad),
-		T(test_parse_ro),	 T(test_parse_get_id),
-		T(test_parse_dwz),	 T(test_config),
-		T(test_config_variants), T(test_device_rw),
-		T(test_device_dwz),	 T(test_device_host_error),
-		T(test_device_bad_ring), T(test_device_reset),
+		T(test_parse_rw),
+		T(test_parse_bad),
+		T(test_parse_ro),
+		T(test_parse_get_id),
+		T(test_parse_dwz),
+		T(test_config),
+		T(test_config_variants),
+		T(test_device_rw),
+		T(test_device_dwz),
+		T(test_device_host_error),
+		T(test_device_bad_ring),
+		T(test_device_reset),
 		T(test_device_bounded),
+		T(test_device_throttle_ops),
+		T(test_device_throttle_bw),
+		T(test_device_throttle_reset_update),
 	};
 #undef T
 

@@ -104,8 +104,22 @@ static void test_parse(void **state)
 	assert_string_equal(o.serial, "12345678901234567890");
 	assert_int_equal(o.cache, DISK_CACHE_WRITEBACK);
 	assert_int_equal(o.io, DISK_IO_URING);
+	assert_false(throttle_config_on(&o.rate));
+
+	/* Rate limits: SIZE/MS[+BURST]. */
+	parse_ok("c,bw=1048576/100+4096,ro,iops=50/1000", &o);
+	assert_string_equal(o.path, "c");
+	assert_true(o.ro);
+	assert_int_equal(o.rate.bw.size, 1048576);
+	assert_int_equal(o.rate.bw.refill_time_ms, 100);
+	assert_int_equal(o.rate.bw.one_time_burst, 4096);
+	assert_int_equal(o.rate.ops.size, 50);
+	assert_int_equal(o.rate.ops.refill_time_ms, 1000);
+	assert_int_equal(o.rate.ops.one_time_burst, 0);
+	assert_true(throttle_config_on(&o.rate));
 	/* Parsing starts from the defaults. */
 	parse_ok("b", &o);
+	assert_false(throttle_config_on(&o.rate));
 	assert_false(o.serial_set);
 	assert_string_equal(o.serial, "");
 }
@@ -119,7 +133,7 @@ static void test_parse_errors(void **state)
 	parse_bad(",ro", -EINVAL, "empty file name");
 	parse_bad(
 		"d,foo", -EINVAL,
-		"--drive: unknown key 'foo': expected ro, serial=, cache= or io=");
+		"--drive: unknown key 'foo': expected ro, serial=, cache=, io=, bw= or iops=");
 	parse_bad("d,foo=1", -EINVAL, "unknown key 'foo'");
 	parse_bad("d,", -EINVAL, "unknown key ''");
 	parse_bad("d,,ro", -EINVAL, "unknown key ''");
@@ -140,6 +154,13 @@ static void test_parse_errors(void **state)
 	parse_bad("d,io=native", -EINVAL,
 		  "io=native: expected io=uring or io=sync");
 	parse_bad("d,io", -EINVAL, "'io' needs a value");
+	parse_bad("d,bw", -EINVAL, "'bw' needs a value: write bw=BYTES/MS");
+	parse_bad("d,iops", -EINVAL, "'iops' needs a value: write iops=N/MS");
+	parse_bad("d,bw=100", -EINVAL, "--drive: bw=100: expected SIZE/MS");
+	parse_bad("d,bw=0/100", -EINVAL, "bw=0/100: expected");
+	parse_bad("d,iops=10/0", -EINVAL, "iops=10/0: expected");
+	parse_bad("d,iops=1/1,ro,iops=1/1", -EINVAL, "'iops' given twice");
+	parse_bad("d,bw=1/1+-1", -EINVAL, "bw=1/1+-1: expected");
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[sizeof(longpath) - 1] = '\0';
 	parse_bad(longpath, -ENAMETOOLONG, "longer than");

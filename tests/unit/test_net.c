@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define KiB 1024u
@@ -218,7 +219,8 @@ static void start_type(struct fx *f, const char *opts, int type,
 	f->ops = virtio_net_get_ops(f->n);
 	f->vd.priv = f->n;
 	assert_int_equal(f->ops->init(&f->vd), 0);
-	assert_int_equal(f->vd.nr_fds, 2);
+	/* The tap, the kick eventfd, the rate limiters' timer. */
+	assert_int_equal(f->vd.nr_fds, 3);
 	assert_int_equal(f->vd.fd[0], sv[0]);
 	dq_init(f, &f->rx, RX_RING, rxsize);
 	dq_init(f, &f->tx, TX_RING, txsize);
@@ -385,7 +387,11 @@ static void test_options_errors(void **state)
 	refused("tap=a b", "not an interface name");
 	refused("tap=..", "not an interface name");
 	refused("tap=a,foo=1",
-		"unknown key 'foo': expected tap=, mac= or mtu=");
+		"unknown key 'foo': expected tap=, mac=, mtu=, rx-bw=, rx-iops=, tx-bw= or tx-iops=");
+	refused("tap=a,rx-bw=1", "--net: rx-bw=1: expected SIZE/MS");
+	refused("tap=a,tx-iops=0/10", "--net: tx-iops=0/10: expected");
+	refused("tap=a,tx-bw", "'tx-bw' needs a value: write tx-bw=BYTES/MS");
+	refused("tap=a,rx-iops=1/1,rx-iops=1/1", "'rx-iops' given twice");
 	refused("tap=a,ro", "unknown key 'ro'");
 	refused("tap=a,tap=b", "'tap' given twice");
 	refused("tap=a,mtu=1500,mtu=1500", "'mtu' given twice");
@@ -823,6 +829,140 @@ static void expect_frame(struct fx *f, uint64_t gpa, uint32_t len,
 	assert_int_equal(nb, num_buffers);
 	assert_int_equal(p[0], flags);
 	assert_memory_equal(p + HS, f->frame + HS, len);
+}
+
+/* ---- rate limiters ---- */
+
+static uint64_t now_ms(void)
+{
+	return throttle_now_ns() / 1000000;
+}
+
+/* Waits for the limiters' timer (fd 2) and runs its handler. */
+static void timer_ready(struct fx *f)
+{
+	struct pollfd p = {.fd = f->vd.fd[2], .events = POLLIN};
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	f->vd.ready[2](&f->vd, f->vd.fd[2]);
+}
+
+static bool timer_armed(struct fx *f)
+{
+	struct itimerspec its;
+
+	assert_int_equal(timerfd_gettime(f->vd.fd[2], &its), 0);
+	return its.it_value.tv_sec || its.it_value.tv_nsec;
+}
+
+static void test_options_rate(void **state)
+{
+	struct net_options o;
+
+	(void)state;
+	assert_int_equal(net_options_parse("tap=a,rx-bw=1000/10,rx-iops=5/"
+					   "100+2,tx-bw=7/1,tx-iops=9/9",
+					   &o),
+			 0);
+	assert_int_equal(o.rx_rate.bw.size, 1000);
+	assert_int_equal(o.rx_rate.bw.refill_time_ms, 10);
+	assert_int_equal(o.rx_rate.ops.size, 5);
+	assert_int_equal(o.rx_rate.ops.one_time_burst, 2);
+	assert_int_equal(o.tx_rate.bw.size, 7);
+	assert_int_equal(o.tx_rate.ops.refill_time_ms, 9);
+	assert_int_equal(net_options_parse("tap=a", &o), 0);
+	assert_false(throttle_config_on(&o.rx_rate));
+	assert_false(throttle_config_on(&o.tx_rate));
+}
+
+/* tx-iops: two frames at once, then one each 50 ms; a held frame is not
+ * lost, and a reset drops it and disarms the timer. */
+static void test_tx_throttle(void **state)
+{
+	struct fx *f = *state;
+	uint8_t got[256];
+	uint16_t h[4];
+	uint32_t total = 0;
+	uint64_t t0 = now_ms();
+	char *text = NULL;
+	size_t len;
+	FILE *mf;
+
+	start(f, "tap=t0,tx-iops=2/100", 0);
+	for (unsigned i = 0; i < 4; i++) {
+		total = tx_put(f, TX_BUF + 0x1000 * i, 60, (uint8_t)i);
+		h[i] = CHAIN(f, &f->tx, R(TX_BUF + 0x1000 * i, total));
+	}
+	f->ops->queue_notify(&f->vd, NET_TXQ);
+	expect_used(f, &f->tx, h[0], 0);
+	expect_used(f, &f->tx, h[1], 0);
+	no_more_used(f, &f->tx);
+	assert_true(timer_armed(f));
+	/* A notification while held changes nothing. */
+	f->ops->queue_notify(&f->vd, NET_TXQ);
+	no_more_used(f, &f->tx);
+	for (unsigned i = 2; i < 4; i++) {
+		timer_ready(f);
+		expect_used(f, &f->tx, h[i], 0);
+	}
+	assert_in_range(now_ms() - t0, 95, 1000);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(peer_recv(f, got, sizeof(got)), total);
+	assert_int_equal(stats(f)->tx_frames, 4);
+	mf = open_memstream(&text, &len);
+	f->ops->print_stats(&f->vd, mf);
+	fclose(mf);
+	assert_non_null(strstr(text, "rate limiters: tx 2 frames waited"));
+	assert_non_null(strstr(text, "rx 0 frames waited"));
+	free(text);
+
+	/* Held at a reset: dropped, timer off. */
+	total = tx_put(f, TX_BUF, 60, 9);
+	CHAIN(f, &f->tx, R(TX_BUF, total));
+	f->ops->queue_notify(&f->vd, NET_TXQ);
+	no_more_used(f, &f->tx);
+	assert_true(timer_armed(f));
+	f->ops->reset(&f->vd);
+	assert_false(timer_armed(f));
+	assert_int_equal(stats(f)->tx_frames, 4);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), -1);
+}
+
+/* rx-bw: a frame the limiter refuses stays read, the tap goes off (its
+ * queue keeps the rest), and the timer delivers it; a live update lifts
+ * the limit. */
+static void test_rx_throttle(void **state)
+{
+	struct fx *f = *state;
+	struct throttle_config off = {0};
+	uint16_t h;
+
+	/* 1000 bytes a second, 100 ms buckets of 100 bytes. */
+	start(f, "tap=t0,rx-bw=100/100", 0);
+	h = rx_post(f, 0, 8, 2048);
+	for (uint8_t i = 0; i < 4; i++)
+		peer_frame(f, 100, i, 0, 0);
+	tap_ready(f);
+	expect_used(f, &f->rx, h, HS + 100);
+	no_more_used(f, &f->rx);
+	assert_false(f->vd.on[0]);
+	assert_true(timer_armed(f));
+	/* Buffers posted meanwhile: still held. */
+	f->ops->queue_notify(&f->vd, NET_RXQ);
+	no_more_used(f, &f->rx);
+	assert_false(f->vd.on[0]);
+	timer_ready(f);
+	expect_used(f, &f->rx, h + 1, HS + 100);
+	/* The third is read and held; the update lets it and the fourth
+	 * through at once. */
+	no_more_used(f, &f->rx);
+	virtio_net_set_rate(f->n, &off, &off);
+	timer_ready(f);
+	expect_used(f, &f->rx, h + 2, HS + 100);
+	expect_used(f, &f->rx, h + 3, HS + 100);
+	assert_true(f->vd.on[0]);
+	assert_int_equal(stats(f)->rx_frames, 4);
+	assert_int_equal(stats(f)->rx_bytes, 400);
 }
 
 static void test_rx(void **state)
@@ -1526,6 +1666,9 @@ int main(void)
 		T(test_backend_gone),
 		T(test_backend_gone_while_off),
 		T(test_print_stats),
+		T(test_tx_throttle),
+		T(test_rx_throttle),
+		T(test_options_rate),
 		T(test_tap),
 	};
 #undef T
