@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
 # Linux boot benchmark (`make bench-boot`): in ONE vmhost session, boots the
 # cloud bzImage (256M, 1 vCPU, guest_test=poweroff) N times with minivmm and
-# with QEMU microvm, and prints boot time and RSS side by side.
+# with QEMU microvm, and prints boot time and RSS side by side; and the same
+# boot through `minivmm fc`'s API, timed from InstanceStart.
 # Usage: boot.sh [MINIVMM]   (BENCH_RUNS=N, default 5)
 set -u
 MARK=MINIVMM-GUEST-INIT-OK
 RUNS=${BENCH_RUNS:-5}
+
+# boot.sh --fc CMDLINE (in the vmhost): the same boot through minivmm fc's
+# API, for the "InstanceStart to init marker" row: the getting-started
+# requests, a FC-INSTANCE-START line on stdout (marktime notes it), then
+# InstanceStart; minivmm's console is this script's stdout.
+if [ "${1:-}" = --fc ]; then
+	S=/tmp/bench-fc.sock
+	rm -f $S
+	./minivmm fc --api-sock $S --id bench </dev/null &
+	pid=$!
+	for _ in $(seq 100); do [ -S $S ] && break; sleep 0.02; done
+	./fcreq $S PUT /boot-source "{\"kernel_image_path\": \"cloud.bzImage\", \"initrd_path\": \"initrd\", \"boot_args\": \"$2\"}" >&2 &&
+		./fcreq $S PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' >&2 || {
+		kill $pid
+		exit 1
+	}
+	echo FC-INSTANCE-START
+	./fcreq $S PUT /actions '{"action_type": "InstanceStart"}' >&2
+	wait $pid
+	exit
+fi
 
 if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 	mkdir -p /usr/bin /usr/share
@@ -21,7 +43,12 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 	one() {
 		local vmm=$1 mode=$2 i=$3 cmdline=$QUIET f=$O/$1-$2-$3 kern beyond=-1 st status exit rss
 		[ "$mode" = verbose ] && cmdline=$VERBOSE
-		if [ "$vmm" != qemu ]; then
+		if [ "$vmm" = fc ]; then
+			# mark 0: the init marker, mark 1: just before
+			# InstanceStart; their difference is the row
+			timeout -k 5 150 ./marktime -o "$f.mt" -m "$MARK" -m FC-INSTANCE-START -- \
+				bash ./boot.sh --fc "$cmdline" </dev/null >"$f.out" 2>"$f.err"
+		elif [ "$vmm" != qemu ]; then
 			local extra=()
 			[ "$vmm" = all ] && extra=(--prefault all)
 			[ "$vmm" = none ] && extra=(--prefault none)
@@ -39,6 +66,11 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 		st=$(sed -n 's/.*peak RSS \([0-9]*\) KiB, guest RAM resident \([0-9]*\) KiB.*/\1 \2/p' "$f.err")
 		[ -n "$st" ] && beyond=$((${st% *} - ${st#* }))
 		read -r _ _ marker <"$f.mt" 2>/dev/null || marker=-1
+		if [ "$vmm" = fc ]; then
+			local start
+			start=$(awk '$1 == "mark" && $2 == 1 { print $3 }' "$f.mt" 2>/dev/null)
+			[ "${start:--1}" -ge 0 ] && [ "$marker" -ge 0 ] && marker=$((marker - start)) || marker=-1
+		fi
 		# shellcheck disable=SC2046 # "exit STATUS MS MAXRSS_KB"; no <(...): no /dev/fd here
 		set -- $(grep '^exit' "$f.mt" 2>/dev/null) x x x x
 		status=$2 exit=$3 rss=$4
@@ -64,6 +96,7 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 			fi
 		done
 		one none quiet $i
+		one fc quiet $i
 		# The boot after a --prefault all one starts on mostly clean
 		# memory and is faster: a discarded default boot settles that
 		# before the next pair.
@@ -92,6 +125,7 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench
 	row "start to init marker (verbose console)" verbose 3 "-"
 	row "peak RSS" quiet 5 "-"
 	row "RSS beyond guest RAM touched" quiet 7 "< 2048 KiB" "$beyond"
+	row "minivmm fc: InstanceStart to init marker" quiet 3 "run: see row 1" "" fc
 	row "--prefault none: start to init marker" quiet 3 "-" "" none
 	row "--prefault none: peak RSS" quiet 5 "-" "" none
 	row "--prefault all: start to init marker" quiet 3 "-" "" all
@@ -108,6 +142,8 @@ STAGE=$LINUX_TOP/build/linux/bench
 LOG=$LINUX_TOP/build/linux/bench-boot.log
 linux_prepare "$MINIVMM" "$STAGE" >/dev/null || exit 1
 cp "$HERE/boot.sh" "$STAGE/boot.sh"
+gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	-o "$STAGE/fcreq" "$LINUX_TOP/tests/linux/fcreq.c" || exit 1
 rm -f "$STAGE/cloud.vmlinux" "$STAGE"/generic.* # only cloud.bzImage is booted
 stub=$(mktemp)
 trap 'rm -f "$stub"' EXIT
