@@ -666,6 +666,16 @@ int vm_drive_set_rate(struct vm *vm, unsigned drive,
 	return 0;
 }
 
+int vm_drive_swap(struct vm *vm, unsigned drive, const char *path)
+{
+	if (drive >= vm->opt.nr_drives || drive >= vm->nr_virtio)
+		return err_set(-ENODEV, "no drive %u", drive);
+	/* A paused VM's I/O threads are parked: the swap is theirs at the
+	 * resume, before the guest can see anything. */
+	return virtio_blk_swap(vm->virtio[drive].priv, path,
+			       !__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST));
+}
+
 int vm_net_set_rate(struct vm *vm, unsigned net,
 		    const struct throttle_config *rx,
 		    const struct throttle_config *tx)

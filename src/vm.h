@@ -183,6 +183,13 @@ int vm_send_ctrl_alt_del(struct vm *vm);
  * once.  -ENODEV if there is no such drive. */
 int vm_drive_set_rate(struct vm *vm, unsigned drive,
 		      const struct throttle_config *c);
+/* From the API thread: drive @drive's medium becomes the file at @path
+ * (virtio_blk_swap: opened here, taken by the device's I/O thread once the
+ * requests in flight on the old file are done; the guest gets a
+ * configuration change).  Waits for the device unless the VM is paused.
+ * -ENODEV if there is no such drive; -errno with err_msg() if the file
+ * cannot be used (the old one stays). */
+int vm_drive_swap(struct vm *vm, unsigned drive, const char *path);
 /* The same for network interface @net (eth0 is 0): both directions. */
 int vm_net_set_rate(struct vm *vm, unsigned net,
 		    const struct throttle_config *rx,

@@ -238,6 +238,7 @@ fault "InstanceStart with the kernel gone" "InstanceStart: .*gone.elf" PUT /acti
 expect "still not started after a failed start" 200 '"state": ?"Not started"' GET /
 expect "boot-source PUT again" 204 "" PUT /boot-source '{"kernel_image_path": "'"$TICKER"'"}'
 expect "machine-config for the ticker" 204 "" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 32}'
+expect "a drive for the ticker" 204 "" PUT /drives/scratch '{"drive_id": "scratch", "path_on_host": "'"$T_TMP/disk0"'", "is_root_device": false}'
 expect "InstanceStart" 204 "" PUT /actions '{"action_type": "InstanceStart"}'
 expect "pause right after InstanceStart" 204 "" PATCH /vm '{"state": "Paused"}'
 expect "resume right after" 204 "" PATCH /vm '{"state": "Resumed"}'
@@ -251,6 +252,11 @@ fault "drive PUT after start" "not supported after starting" PUT /drives/x '{"dr
 fault "net PUT after start" "not supported after starting" PUT /network-interfaces/x '{"iface_id": "x", "host_dev_name": "tap9"}'
 fault "vsock after start" "not supported after starting" PUT /vsock '{"guest_cid": 3, "uds_path": "'"$T_TMP/v2.sock"'"}'
 fault "drive PATCH of an unknown drive" "no drive 'x'" PATCH /drives/x '{"drive_id": "x", "rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}'
+fault "drive PATCH: a missing file" "path_on_host: $T_TMP/nodisk: No such file" PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "'"$T_TMP/nodisk"'"}'
+fault "drive PATCH: a directory" "path_on_host: $T_TMP is a directory" PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "'"$T_TMP"'"}'
+fault "drive PATCH: an unknown field" "unknown field 'is_read_only'" PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "'"$T_TMP/disk1"'", "is_read_only": true}'
+expect "drive PATCH: a new medium" 204 "" PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "'"$T_TMP/disk1"'"}'
+expect "GET /vm/config: the new medium" 200 "disk1" GET /vm/config
 fault "SendCtrlAltDel to a guest without an i8042" "the guest has no keyboard" PUT /actions '{"action_type": "SendCtrlAltDel"}'
 fault "FlushMetrics without a metrics path" "metrics system is not initialized" PUT /actions '{"action_type": "FlushMetrics"}'
 fault "PATCH /vm bad state" "state: expected Paused or Resumed" PATCH /vm '{"state": "Frozen"}'
@@ -264,6 +270,7 @@ b=$(stat -c %s "$T_TMP/run.out")
 [ "$a" = "$b" ] && ok "no guest output while paused" || not_ok "no guest output while paused" "$a -> $b bytes"
 expect "pause again" 204 "" PATCH /vm '{"state": "Paused"}'
 expect "served while paused" 200 "firecracker_version" GET /version
+expect "drive PATCH while paused: taken at the resume" 204 "" PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "'"$T_TMP/disk0"'"}'
 expect "resume" 204 "" PATCH /vm '{"state": "Resumed"}'
 expect "GET / running again" 200 '"state": ?"Running"' GET /
 grows "$T_TMP/run.out" && ok "the guest runs after resume" || not_ok "the guest runs after resume" "no output"

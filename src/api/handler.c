@@ -42,6 +42,8 @@ void api_reply_free(struct api_reply *r)
 	free(r->body);
 	r->body = NULL;
 	r->len = 0;
+	free(r->drive_undo);
+	r->drive_undo = NULL;
 }
 
 /* @o (stolen) as the body of a 200. */
@@ -257,6 +259,42 @@ static void api_logger(struct api_ctx *ctx, json_t *o, struct api_reply *r)
 	free(old);
 }
 
+/* PATCH /drives/{id}, only after the start: fcjson checks and stores the
+ * new values; the running device then takes them (the caller carries out
+ * the action: a new file, path_on_host, is opened and swapped in, a new
+ * limiter replaces the old), and puts the old drive back if that fails. */
+static void api_patch_drive(struct api_ctx *ctx, const char *id, json_t *o,
+			    struct api_reply *r)
+{
+	struct fc_vm *f = &ctx->vm;
+	int idx = fc_find_drive(f, id);
+	struct fc_drive *undo = NULL;
+
+	if (idx >= 0) {
+		undo = malloc(sizeof(*undo));
+		if (!undo) {
+			api_reply_fault(r, "out of memory");
+			return;
+		}
+		*undo = f->drives[idx];
+	}
+	if (fc_put_drive(f, o, id, true)) {
+		free(undo);
+		api_fault_err(r);
+		return;
+	}
+	idx = fc_find_drive(f, id);
+	r->drive_swap = json_object_get(o, "path_on_host") != NULL;
+	r->drive_rate = json_object_get(o, "rate_limiter") != NULL;
+	if (!r->drive_swap && !r->drive_rate) {
+		free(undo); /* only the id: nothing changes */
+		return;
+	}
+	r->action = API_ACTION_DRIVE_UPDATE;
+	r->index = fc_drive_slot(f, idx);
+	r->drive_undo = undo;
+}
+
 static void api_apply(struct api_ctx *ctx, enum api_route route, bool patch,
 		      const char *id, json_t *o, struct api_reply *r)
 {
@@ -271,20 +309,12 @@ static void api_apply(struct api_ctx *ctx, enum api_route route, bool patch,
 		ret = fc_put_machine_config(f, o, patch);
 		break;
 	case ROUTE_DRIVE:
-		if (patch && json_object_get(o, "path_on_host")) {
-			api_reply_fault(
-				r,
-				"drives: changing path_on_host of a running VM is not supported yet");
-			return;
+		if (!patch) {
+			ret = fc_put_drive(f, o, id, patch);
+			break;
 		}
-		ret = fc_put_drive(f, o, id, patch);
-		/* After the start (the only time a PATCH is allowed), a
-		 * new limiter goes to the running device. */
-		if (!ret && patch && json_object_get(o, "rate_limiter")) {
-			r->action = API_ACTION_DRIVE_RATE;
-			r->index = fc_drive_slot(f, fc_find_drive(f, id));
-		}
-		break;
+		api_patch_drive(ctx, id, o, r);
+		return;
 	case ROUTE_NET:
 		ret = fc_put_net(f, o, id, patch);
 		if (!ret && patch &&

@@ -21,8 +21,10 @@ enum api_action {
 	API_ACTION_PAUSE,	 /* PATCH /vm Paused while running */
 	API_ACTION_RESUME,	 /* PATCH /vm Resumed while paused */
 	API_ACTION_CTRL_ALT_DEL, /* SendCtrlAltDel after the start */
-	API_ACTION_DRIVE_RATE,	 /* PATCH of drive @index's rate_limiter */
-	API_ACTION_NET_RATE,	 /* PATCH of interface @index's limiters */
+	/* PATCH of drive @index: its rate_limiter (drive_rate), its
+	 * path_on_host (drive_swap), or both. */
+	API_ACTION_DRIVE_UPDATE,
+	API_ACTION_NET_RATE, /* PATCH of interface @index's limiters */
 };
 
 /* Requests with a body, by what they set. */
@@ -83,9 +85,14 @@ struct api_reply {
 	char *body; /* malloc'd JSON, or NULL for 204 */
 	size_t len;
 	enum api_action action; /* for the caller, if status is 204 */
-	/* API_ACTION_DRIVE_RATE: the drive (vda is 0); API_ACTION_NET_RATE:
+	/* API_ACTION_DRIVE_UPDATE: the drive (vda is 0); API_ACTION_NET_RATE:
 	 * the interface (eth0 is 0, fc_vm's order). */
 	unsigned index;
+	bool drive_rate, drive_swap;
+	/* API_ACTION_DRIVE_UPDATE: the drive as it was before the PATCH
+	 * (malloc'd), for the caller to put back if the device refuses the
+	 * new file; api_reply_free frees it. */
+	struct fc_drive *drive_undo;
 };
 
 /* @ctx->vm set by fc_vm_init, state API_NOT_STARTED. */

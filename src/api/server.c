@@ -159,6 +159,37 @@ static void api_server_do_start(struct api_server *s, struct api_reply *r)
 	s->start = API_START_IDLE;
 }
 
+/* Called with s->lock held: a PATCH of drive r->index after the start,
+ * which fcjson checked and stored.  As Firecracker: the new file first
+ * (opened here, on the API thread, then swapped in by the device), then
+ * the new limiter; if the file cannot be used, neither is applied and the
+ * stored drive is put back, so GET /vm/config shows what the device has. */
+static void api_server_drive_update(struct api_server *s, struct api_reply *r)
+{
+	struct fc_vm *f = &s->ctx.vm;
+	int idx = -1, ret = 0;
+
+	for (unsigned i = 0; i < f->nr_drives; i++)
+		if (fc_drive_slot(f, (int)i) == r->index)
+			idx = (int)i;
+	if (idx < 0)
+		ret = err_set(-ENODEV, "drives: no drive in slot %u", r->index);
+	else if (!s->vm)
+		ret = err_set(-EBUSY, "the VM is not running");
+	if (!ret && r->drive_swap)
+		ret = vm_drive_swap(s->vm, r->index, f->drives[idx].disk.path);
+	if (!ret && r->drive_rate) {
+		struct throttle_config c = fc_rl_throttle(&f->drives[idx].rl);
+
+		ret = vm_drive_set_rate(s->vm, r->index, &c);
+	}
+	if (!ret)
+		return;
+	if (idx >= 0 && r->drive_undo)
+		f->drives[idx] = *r->drive_undo;
+	api_reply_fault(r, err_msg());
+}
+
 /* Called with s->lock held: the action api_handle asked for. */
 static void api_server_act(struct api_server *s, struct api_reply *r)
 {
@@ -190,20 +221,8 @@ static void api_server_act(struct api_server *s, struct api_reply *r)
 		if (ret)
 			api_reply_fault(r, err_msg());
 		return;
-	case API_ACTION_DRIVE_RATE:
-		/* fcjson stored the new limiter; the device takes it. */
-		ret = err_set(-ENODEV, "drives: no drive in slot %u", r->index);
-		for (unsigned i = 0; i < s->ctx.vm.nr_drives; i++) {
-			struct throttle_config c;
-
-			if (fc_drive_slot(&s->ctx.vm, (int)i) != r->index)
-				continue;
-			c = fc_rl_throttle(&s->ctx.vm.drives[i].rl);
-			ret = s->vm ? vm_drive_set_rate(s->vm, r->index, &c)
-				    : err_set(-EBUSY, "the VM is not running");
-		}
-		if (ret)
-			api_reply_fault(r, err_msg());
+	case API_ACTION_DRIVE_UPDATE:
+		api_server_drive_update(s, r);
 		return;
 	case API_ACTION_NET_RATE:
 		if (r->index >= s->ctx.vm.nr_nets) {

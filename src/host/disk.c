@@ -380,10 +380,106 @@ fail:
 	return ret;
 }
 
+/* The file part of disk_open: d->path opened with the flags d->ro says,
+ * sized and locked.  disk_file_open does the same with the same flags,
+ * which the API thread's seccomp filter allows (sandbox.c, rules_api). */
+static int disk_open_fd(struct disk *d)
+{
+	int ret;
+
+	d->fd = open(d->path, (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (d->fd < 0)
+		return disk_open_error(d, errno);
+	ret = disk_stat(d);
+	if (!ret)
+		ret = disk_lock(d);
+	return ret;
+}
+
+/* The serial a drive without serial= has: its file name, cut to 20. */
+static void disk_serial_from_path(struct disk *d)
+{
+	const char *base = strrchr(d->path, '/');
+	size_t len;
+
+	base = base ? base + 1 : d->path;
+	len = strlen(base);
+	if (len > DISK_SERIAL_MAX)
+		len = DISK_SERIAL_MAX;
+	memset(d->serial, 0, sizeof(d->serial));
+	memcpy(d->serial, base, len);
+}
+
+/* @f's file is @fd's (the same inode): the drive's own file opened
+ * again, to have the guest see it resized.  Its lock is on @fd's open file
+ * description, which a second one cannot take: the new fd becomes a
+ * duplicate of @fd (one description, the lock with it). */
+static int disk_same_file(struct disk *f, int fd, bool *same)
+{
+	struct stat a, b;
+	int dup;
+
+	*same = false;
+	if (fd < 0 || fstat(f->fd, &a) || fstat(fd, &b) ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return 0;
+	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return err_set(-errno, "cannot open drive %s again: %s",
+			       f->path, strerror(errno));
+	close(f->fd);
+	f->fd = dup;
+	*same = true;
+	return 0;
+}
+
+int disk_file_open(struct disk *f, const char *path, bool ro, int cur_fd)
+{
+	bool same;
+	int ret;
+
+	*f = (struct disk){.fd = -1, .event_fd = -1, .ro = ro};
+	f->done_tail = &f->done_head;
+	if (!path[0])
+		return err_set(-EINVAL, "drive: empty file name");
+	f->path = strdup(path);
+	if (!f->path)
+		return err_set(-ENOMEM, "out of memory");
+	f->fd = open(f->path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (f->fd < 0) {
+		ret = disk_open_error(f, errno);
+		goto fail;
+	}
+	ret = disk_same_file(f, cur_fd, &same);
+	if (!ret)
+		ret = disk_stat(f);
+	if (!ret && !same)
+		ret = disk_lock(f);
+	if (!ret)
+		return 0;
+fail:
+	disk_close(f);
+	return ret;
+}
+
+void disk_swap_file(struct disk *d, struct disk *f)
+{
+	int fd = d->fd;
+	char *path = d->path;
+
+	d->fd = f->fd;
+	d->path = f->path;
+	d->size = f->size;
+	d->blockdev = f->blockdev;
+	d->block_size = f->block_size;
+	if (!d->serial_set)
+		disk_serial_from_path(d);
+	f->fd = fd;
+	f->path = path;
+}
+
 int disk_open(struct disk *d, const struct disk_options *o)
 {
-	const char *base;
-	size_t len;
 	int ret;
 
 	*d = (struct disk){
@@ -399,27 +495,16 @@ int disk_open(struct disk *d, const struct disk_options *o)
 	d->path = strdup(o->path);
 	if (!d->path)
 		return err_set(-ENOMEM, "out of memory");
-	d->fd = open(d->path, (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (d->fd < 0) {
-		ret = disk_open_error(d, errno);
-		goto fail;
-	}
-	ret = disk_stat(d);
-	if (!ret)
-		ret = disk_lock(d);
+	ret = disk_open_fd(d);
 	if (ret)
 		goto fail;
 
+	d->serial_set = o->serial_set;
 	if (o->serial_set) {
 		memcpy(d->serial, o->serial, sizeof(d->serial));
 		d->serial[DISK_SERIAL_MAX] = '\0';
 	} else {
-		base = strrchr(d->path, '/');
-		base = base ? base + 1 : d->path;
-		len = strlen(base);
-		if (len > DISK_SERIAL_MAX)
-			len = DISK_SERIAL_MAX;
-		memcpy(d->serial, base, len);
+		disk_serial_from_path(d);
 	}
 
 	if (d->io == DISK_IO_URING) {

@@ -109,6 +109,7 @@ struct disk {
 	enum disk_cache cache;
 	enum disk_io io; /* the engine in use, after any fallback */
 	char serial[DISK_SERIAL_MAX + 1];
+	bool serial_set; /* serial= given: a new file keeps it */
 	struct disk_stats stats;
 
 	unsigned inflight;	  /* submitted, not yet reaped */
@@ -134,6 +135,19 @@ int disk_options_parse(const char *arg, struct disk_options *o);
  * -errno with one message saying what is wrong and what to do; @d is then
  * closed (disk_close() is harmless). */
 int disk_open(struct disk *d, const struct disk_options *o);
+/* A new medium for a running drive (PATCH /drives/{id} path_on_host):
+ * opens, checks and locks @path as disk_open() does with ro @ro (the
+ * drive's), into @f, which has no engine: only disk_swap_file() and
+ * disk_close() take it.  If @path is the file @cur_fd has open (the same
+ * file again, resized: -1 for none), @f gets a duplicate of @cur_fd, which
+ * shares its lock.  Runs on the API thread.  -errno with the same messages
+ * as disk_open(); @f is then closed. */
+int disk_file_open(struct disk *f, const char *path, bool ro, int cur_fd);
+/* Puts the file opened into @f in @d's place (size, kind, path; the serial
+ * too unless serial= set it), and @d's old file into @f for the caller to
+ * disk_close().  The engine stays (io_uring names the fd in each request):
+ * nothing may be in flight on @d. */
+void disk_swap_file(struct disk *d, struct disk *f);
 /* Waits for what is in flight (dropping the completions), stops the
  * engine, closes the file (releasing the lock).  Only after disk_open(). */
 void disk_close(struct disk *d);

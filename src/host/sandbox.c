@@ -199,6 +199,14 @@ static const struct sandbox_rule rules_blk[] = {
 	RULES_END,
 };
 
+/* Only the virtio-blk I/O thread, not the vCPUs that run blk's register
+ * callbacks: a swapped medium's old file is closed where the swap is done
+ * (blk_swap_take), once its last request completed. */
+static const struct sandbox_rule rules_blk_io[] = {
+	ANY(close),
+	RULES_END,
+};
+
 static const struct sandbox_rule rules_net[] = {
 	ANY(readv), /* the tap */
 	ANY(writev),
@@ -288,6 +296,17 @@ static const struct sandbox_rule rules_api[] = {
 	 * may create and append to a file, never read one. */
 	MASKED(openat, 2, 0xffffffffu, /* an int: the upper half is junk */
 	       O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC),
+	/* PATCH /drives/{id} with path_on_host after the start opens the new
+	 * medium here (disk_file_open, before the device thread swaps it
+	 * in), as disk_open does: read-write, or read-only for a read-only
+	 * drive; never created, never truncated. */
+	MASKED(openat, 2, 0xffffffffu, O_RDWR | O_CLOEXEC),
+	MASKED(openat, 2, 0xffffffffu, O_RDONLY | O_CLOEXEC),
+	ARG(fcntl, 1, F_OFD_SETLK), /* and locks it (fstat: every thread) */
+	/* the drive's own file again (resized): a duplicate of its fd,
+	 * which shares the lock */
+	ARG(fcntl, 1, F_DUPFD_CLOEXEC),
+	IOCTL(BLKGETSIZE64), /* its size, if a block device */
 	RULES_END,
 };
 
@@ -539,6 +558,10 @@ static int sandbox_add_kind(scmp_filter_ctx ctx, const struct sandbox *sb,
 			ret = sandbox_add_devices(ctx, sb->devices);
 		return ret;
 	case SANDBOX_IO_BLK:
+		ret = sandbox_add_devices(ctx, SANDBOX_DEV(kind));
+		if (!ret)
+			ret = sandbox_add(ctx, rules_blk_io);
+		return ret;
 	case SANDBOX_IO_NET:
 	case SANDBOX_IO_VSOCK:
 	case SANDBOX_IO_RNG:

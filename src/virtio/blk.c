@@ -25,6 +25,18 @@
  * generation, and taken by the I/O thread, which the update wakes through
  * the same timer.
  *
+ * A new medium (the API's PATCH of path_on_host, virtio_blk_swap) is opened
+ * and locked on the API thread, which hands the open file over under
+ * swap_lock and wakes the I/O thread through swap_fd.  The I/O thread then
+ * stops starting requests ("swapping": the queues stall, held requests
+ * stay held) until nothing is in flight on the old file, so every request
+ * the guest made before completes on the medium it was made for; then it
+ * puts the new file in place, closes the old one, fills the configuration
+ * space again (capacity, discard alignment) and has the transport bump the
+ * generation and raise a configuration-change interrupt.  Requests popped
+ * afterwards are parsed against the new capacity; a held one, parsed
+ * before, is checked again by the disk against the new size.
+ *
  * All of it runs with the transport's device lock held (virtio.h), on the
  * I/O thread or, for activate and reset, on a vCPU thread. */
 #include "blk.h"
@@ -36,7 +48,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -258,6 +272,20 @@ struct virtio_blk {
 	struct throttle_config rate_new;
 	unsigned rate_gen;
 	bool disk_rate_set; /* a limit was ever set: --stats shows it */
+
+	/* A new medium from the API thread: swap_new (opened, no engine)
+	 * under swap_lock, then swap_gen moves and swap_fd wakes the I/O
+	 * thread, which takes it (swap_seen) once nothing is in flight and
+	 * reports it done (swap_done, swap_cond). */
+	pthread_mutex_t swap_lock;
+	pthread_cond_t swap_cond;
+	struct disk swap_new; /* fd -1: none waiting */
+	int cur_fd;	      /* disk.fd, for the API thread */
+	unsigned swap_gen, swap_done;
+	unsigned swap_seen; /* the I/O thread's */
+	bool swapping;	    /* waiting for the old file to go idle */
+	int swap_fd;	    /* eventfd */
+	uint64_t updates;   /* media swapped, relaxed atomics */
 };
 
 static void blk_count(struct virtio_blk *b)
@@ -363,7 +391,50 @@ static void blk_start(struct virtio_blk *b, struct blk_slot *s, int st)
 static bool blk_queue_full(const struct virtio_blk *b,
 			   const struct blk_queue *bq)
 {
-	return !bq->nr_free || disk_room(&b->disk) <= b->nr_batch;
+	return b->swapping || !bq->nr_free ||
+	       disk_room(&b->disk) <= b->nr_batch;
+}
+
+static void blk_config_fill(struct virtio_blk *b);
+
+/* Takes the medium the API handed over, if there is one: at once when
+ * nothing is in flight on the old file, else it marks the device swapping
+ * (no request starts) and is called again as completions come.  True if
+ * it swapped. */
+static bool blk_swap_take(struct virtio_blk *b)
+{
+	struct disk old;
+
+	if (__atomic_load_n(&b->swap_gen, __ATOMIC_ACQUIRE) == b->swap_seen)
+		return false;
+	b->swapping = true;
+	if (b->disk.inflight || b->nr_batch)
+		return false;
+	pthread_mutex_lock(&b->swap_lock);
+	old = b->swap_new;
+	b->swap_new.fd = -1;
+	b->swap_new.path = NULL;
+	b->swap_seen = b->swap_gen;
+	if (old.fd >= 0) {
+		disk_swap_file(&b->disk, &old);
+		b->cur_fd = b->disk.fd;
+	}
+	pthread_mutex_unlock(&b->swap_lock);
+	if (old.fd >= 0) {
+		/* The old file, and its lock (unless the new fd shares it:
+		 * the same file again), go now. */
+		disk_close(&old);
+		blk_config_fill(b);
+		__atomic_fetch_add(&b->updates, 1, __ATOMIC_RELAXED);
+		if (b->vd)
+			virtio_dev_config_changed(b->vd);
+	}
+	b->swapping = false;
+	pthread_mutex_lock(&b->swap_lock);
+	b->swap_done = b->swap_seen;
+	pthread_cond_broadcast(&b->swap_cond);
+	pthread_mutex_unlock(&b->swap_lock);
+	return true;
 }
 
 /* Takes a new limit the API stored, if there is one: the buckets start
@@ -425,7 +496,7 @@ static bool blk_release(struct virtio_blk *b, struct blk_queue *bq)
 	struct blk_slot *s = bq->held;
 	uint64_t now, wait, bytes = 0;
 
-	if (disk_room(&b->disk) <= b->nr_batch) {
+	if (b->swapping || disk_room(&b->disk) <= b->nr_batch) {
 		bq->stalled = true;
 		return false;
 	}
@@ -461,6 +532,9 @@ static void blk_kick(struct virtio_blk *b, unsigned qi)
 	if (!q)
 		return;
 	blk_rate_update(b);
+	/* A new medium handed over stops the popping now: what the driver
+	 * makes available from here on is for the new file. */
+	blk_swap_take(b);
 	/* Notifications stay off while held: the timer kicks us. */
 	if (bq->held && !blk_release(b, bq))
 		return;
@@ -518,6 +592,8 @@ static void blk_process(struct virtio_blk *b)
 			progress = true;
 		}
 		if (disk_reap(&b->disk, blk_done, b))
+			progress = true;
+		if (blk_swap_take(b))
 			progress = true;
 		for (unsigned i = 0; i < b->nr_queues; i++)
 			if (b->q[i].stalled && !blk_queue_full(b, &b->q[i]))
@@ -578,6 +654,21 @@ static void blk_timer(struct virtio_dev *vd, int fd)
 	blk_process(b);
 }
 
+/* swap_fd: the API thread handed over a new medium. */
+static void blk_swap_event(struct virtio_dev *vd, int fd)
+{
+	struct virtio_blk *b = virtio_dev_priv(vd);
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: spurious */
+	}
+	if (b->active)
+		blk_process(b); /* swaps once the old file is idle */
+	else
+		blk_swap_take(b); /* nothing in flight: reset drained it */
+}
+
 static int blk_init(struct virtio_dev *vd)
 {
 	struct virtio_blk *b = virtio_dev_priv(vd);
@@ -588,6 +679,8 @@ static int blk_init(struct virtio_dev *vd)
 	ret = fd < 0 ? 0 : virtio_dev_add_fd(vd, fd, blk_event);
 	if (!ret)
 		ret = virtio_dev_add_fd(vd, b->timer_fd, blk_timer);
+	if (!ret)
+		ret = virtio_dev_add_fd(vd, b->swap_fd, blk_swap_event);
 	return ret;
 }
 
@@ -648,6 +741,16 @@ static void blk_reset(struct virtio_dev *vd)
 	blk_timer_set(b, 0);
 	b->active = false;
 	b->features = 0;
+	/* A swap that waited for the requests just drained: the I/O thread
+	 * finishes it (it may close files; this may be a vCPU thread). */
+	if (b->swapping) {
+		uint64_t one = 1;
+
+		b->swapping = false;
+		if (write(b->swap_fd, &one, sizeof(one)) < 0) {
+			/* counter overflow: already readable */
+		}
+	}
 }
 
 void virtio_blk_config_read(const struct virtio_blk *b, uint32_t off,
@@ -711,6 +814,7 @@ static unsigned blk_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
 		{"discard_count", &s->discards},
 		{"execute_fails", &s->errors},
 		{"requests_count", &s->requests},
+		{"update_count", &b->updates},
 	};
 	unsigned n = sizeof(f) / sizeof(f[0]);
 
@@ -795,19 +899,21 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_options *o,
 	/* Always, limited or not: a PATCH may set a limit later. */
 	b->timer_fd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->timer_fd < 0) {
-		ret = err_set(-errno, "virtio-blk: timerfd_create: %s",
+	b->swap_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->timer_fd < 0 || b->swap_fd < 0) {
+		ret = err_set(-errno, "virtio-blk: timerfd/eventfd: %s",
 			      strerror(errno));
-		free(b);
-		return ret;
+		goto fail;
 	}
 	ret = disk_open(&b->disk, o);
-	if (ret) {
-		close(b->timer_fd);
-		free(b);
-		return ret;
-	}
+	if (ret)
+		goto fail;
 	pthread_mutex_init(&b->rate_lock, NULL);
+	pthread_mutex_init(&b->swap_lock, NULL);
+	pthread_cond_init(&b->swap_cond, NULL);
+	b->swap_new.fd = -1;
+	b->swap_new.event_fd = -1;
+	b->cur_fd = b->disk.fd;
 	b->rate_new = o->rate;
 	b->disk_rate_set = throttle_config_on(&o->rate);
 	throttle_init(&b->thr, &o->rate, throttle_now_ns());
@@ -818,6 +924,13 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_options *o,
 	b->ops.nr_queues = nr_queues;
 	*out = b;
 	return 0;
+fail:
+	if (b->timer_fd >= 0)
+		close(b->timer_fd);
+	if (b->swap_fd >= 0)
+		close(b->swap_fd);
+	free(b);
+	return ret;
 }
 
 void virtio_blk_destroy(struct virtio_blk *b)
@@ -825,10 +938,61 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (!b)
 		return;
 	disk_close(&b->disk);
+	if (b->swap_new.fd >= 0)
+		disk_close(&b->swap_new);
 	blk_free_queues(b);
 	close(b->timer_fd);
+	close(b->swap_fd);
 	pthread_mutex_destroy(&b->rate_lock);
+	pthread_cond_destroy(&b->swap_cond);
+	pthread_mutex_destroy(&b->swap_lock);
 	free(b);
+}
+
+int virtio_blk_swap(struct virtio_blk *b, const char *path, bool wait)
+{
+	struct disk nf, prev = {.fd = -1};
+	struct timespec until;
+	uint64_t one = 1;
+	unsigned gen;
+	int ret;
+
+	pthread_mutex_lock(&b->swap_lock);
+	/* ro as the drive was made: the guest was told so (VIRTIO_BLK_F_RO)
+	 * and features cannot change under a driver.  The file the drive
+	 * will have before this one (a swap not taken yet, or its own) may
+	 * be this one again. */
+	ret = disk_file_open(&nf, path, b->disk.ro,
+			     b->swap_new.fd >= 0 ? b->swap_new.fd : b->cur_fd);
+	if (ret) {
+		pthread_mutex_unlock(&b->swap_lock);
+		return ret;
+	}
+	/* One the I/O thread has not taken yet (a paused VM) is replaced. */
+	if (b->swap_new.fd >= 0)
+		prev = b->swap_new;
+	b->swap_new = nf;
+	gen = __atomic_add_fetch(&b->swap_gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&b->swap_lock);
+	if (prev.fd >= 0)
+		disk_close(&prev);
+	if (write(b->swap_fd, &one, sizeof(one)) < 0) {
+		/* counter overflow: already readable */
+	}
+	if (!wait)
+		return 0;
+	/* Until the I/O thread has it, which takes as long as the requests
+	 * in flight on the old file: a second at most, then the swap
+	 * happens when they complete. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&b->swap_lock);
+	while ((int)(b->swap_done - gen) < 0)
+		if (pthread_cond_timedwait(&b->swap_cond, &b->swap_lock,
+					   &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&b->swap_lock);
+	return 0;
 }
 
 void virtio_blk_set_rate(struct virtio_blk *b, const struct throttle_config *c)

@@ -137,6 +137,15 @@ void virtio_blk_config_read(const struct virtio_blk *b, uint32_t off,
  * start): from any thread; the I/O thread takes them at once, with full
  * buckets. */
 void virtio_blk_set_rate(struct virtio_blk *b, const struct throttle_config *c);
+/* Swaps the drive's medium for the file at @path (PATCH /drives/{id} with
+ * path_on_host after the start), from the API thread: the file is opened
+ * and locked here as at the start (ro as the drive is), so a file that
+ * cannot be used is refused (-errno, err_msg()) and the old one stays;
+ * the I/O thread then puts it in place once the requests in flight on the
+ * old file have completed, and the guest gets a configuration change with
+ * the new capacity.  With @wait, returns once that is done (a second at
+ * most); without (a paused VM, whose I/O thread is parked), at once. */
+int virtio_blk_swap(struct virtio_blk *b, const char *path, bool wait);
 /* The drive, for tests and --stats. */
 struct disk *virtio_blk_disk(struct virtio_blk *b);
 

@@ -7,7 +7,7 @@ GUEST_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 GUESTS := $(addprefix $(GUEST_DIR)/, real.bin hlt.bin exit42.bin protected.bin \
 	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf memcheck.elf \
 	spam.bin e9spam.bin reboot.bin idle.bin ticker.elf)
-GUESTS += $(addprefix $(GUEST_DIR)/, virtio_rng.elf virtio_blk.elf virtio_blk_rate.elf virtio_hostile.elf virtio_net.elf virtio_net_rate.elf virtio_vsock.elf)
+GUESTS += $(addprefix $(GUEST_DIR)/, virtio_rng.elf virtio_blk.elf virtio_blk_rate.elf virtio_blk_swap.elf virtio_hostile.elf virtio_net.elf virtio_net_rate.elf virtio_vsock.elf)
 
 guests: $(GUESTS) $(BUILD)/seed/vm.bin
 
@@ -42,7 +42,7 @@ $(GUEST_DIR)/smp.elf $(GUEST_DIR)/memcheck.elf: $(GUEST_DIR)/%.elf: tests/guests
 	$(Q)gcc $(GUEST_CFLAGS) -static -Wl,-N,-Ttext=0x100000,-e,_start,--build-id=none,--no-warn-rwx-segments,-z,noexecstack -o $@ $^
 # virtio-mmio guests: the polling driver (virtio_lib.c) linked into each.
 VIRTIO_GUEST_SRC := tests/guests/start64.S tests/guests/virtio_lib.c
-$(GUEST_DIR)/virtio_rng.elf $(GUEST_DIR)/virtio_blk.elf $(GUEST_DIR)/virtio_blk_rate.elf $(GUEST_DIR)/virtio_hostile.elf $(GUEST_DIR)/virtio_net.elf $(GUEST_DIR)/virtio_net_rate.elf $(GUEST_DIR)/virtio_vsock.elf: $(GUEST_DIR)/%.elf: tests/guests/%.c $(VIRTIO_GUEST_SRC) tests/guests/virtio.h
+$(GUEST_DIR)/virtio_rng.elf $(GUEST_DIR)/virtio_blk.elf $(GUEST_DIR)/virtio_blk_rate.elf $(GUEST_DIR)/virtio_blk_swap.elf $(GUEST_DIR)/virtio_hostile.elf $(GUEST_DIR)/virtio_net.elf $(GUEST_DIR)/virtio_net_rate.elf $(GUEST_DIR)/virtio_vsock.elf: $(GUEST_DIR)/%.elf: tests/guests/%.c $(VIRTIO_GUEST_SRC) tests/guests/virtio.h
 	@mkdir -p $(dir $@)
 	$(Q)gcc $(GUEST_CFLAGS) -static -Wl,-N,-Ttext=0x100000,-e,_start,--build-id=none,--no-warn-rwx-segments,-z,noexecstack -o $@ $(VIRTIO_GUEST_SRC) $<
 # kvm_pvm emulates CPL0 code one instruction at a time, SSE not included:

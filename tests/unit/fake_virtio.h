@@ -2,7 +2,8 @@
  * device sees and the virtio_dev_* calls it makes, recorded for the test
  * to check (notifications per queue, reset requests, the fds it asked to
  * be watched and whether they are on).  The test fills priv and q[]; it
- * calls ready[i] itself where the I/O thread would.  Include it in one file
+ * calls ready[i] itself where the I/O thread would; configuration changes
+ * are counted.  Include it in one file
  * of a test binary that does not link the real transport (mmio.o). */
 #ifndef MINIVMM_TESTS_FAKE_VIRTIO_H
 #define MINIVMM_TESTS_FAKE_VIRTIO_H
@@ -19,6 +20,7 @@ struct virtio_dev {
 	struct virtq *q[VIRTIO_MAX_QUEUES];
 	unsigned notified[VIRTIO_MAX_QUEUES];
 	unsigned needs_reset;
+	unsigned config_changed;
 	int fd[FAKE_VIRTIO_FDS];
 	bool on[FAKE_VIRTIO_FDS];
 	void (*ready[FAKE_VIRTIO_FDS])(struct virtio_dev *vd, int fd);
@@ -47,7 +49,7 @@ void virtio_dev_needs_reset(struct virtio_dev *vd)
 
 void virtio_dev_config_changed(struct virtio_dev *vd)
 {
-	(void)vd;
+	vd->config_changed++;
 }
 
 int virtio_dev_add_fd(struct virtio_dev *vd, int fd,

@@ -48,7 +48,9 @@ static int teardown(void **state)
 /* One request; returns the status, the body in *@body (freed by the next
  * call) and the action in *@act. */
 static char *last_body;
-static unsigned last_index; /* the reply's index */
+static unsigned last_index;	  /* the reply's index */
+static bool last_swap, last_rate; /* and its drive flags */
+static char last_undo[PATH_MAX];  /* the undo drive's path, "" if none */
 static int req(struct api_ctx *a, const char *method, const char *path,
 	       const char *body, enum api_action *act)
 {
@@ -60,6 +62,10 @@ static int req(struct api_ctx *a, const char *method, const char *path,
 	if (act)
 		*act = r.action;
 	last_index = r.index;
+	last_swap = r.drive_swap;
+	last_rate = r.drive_rate;
+	snprintf(last_undo, sizeof(last_undo), "%s",
+		 r.drive_undo ? r.drive_undo->disk.path : "");
 	api_reply_free(&r);
 	return r.status;
 }
@@ -435,12 +441,12 @@ static void test_state_machine(void **state)
 	assert_int_equal(
 		req(a, "PATCH", "/vm", "{\"state\":\"Resumed\"}", &act), 204);
 	assert_int_equal(act, API_ACTION_RESUME);
-	/* After start: PATCH of a drive's rate limiter, not of its medium. */
+	/* After start: PATCH of an unknown drive. */
 	expect_fault(a, "PATCH", "/drives/x", "{\"drive_id\":\"x\"}",
 		     "no drive 'x'");
 	expect_fault(a, "PATCH", "/drives/x",
 		     "{\"drive_id\":\"x\",\"path_on_host\":\"/tmp\"}",
-		     "changing path_on_host of a running VM is not supported");
+		     "no drive 'x'");
 	expect_fault(a, "PATCH", "/network-interfaces/e",
 		     "{\"iface_id\":\"e\",\"host_dev_name\":\"t\"}",
 		     "unknown field 'host_dev_name'");
@@ -489,8 +495,10 @@ static void test_state_machine(void **state)
 		    "{\"drive_id\":\"more\",\"rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":100}}}",
 		    &act),
 		204);
-	assert_int_equal(act, API_ACTION_DRIVE_RATE);
+	assert_int_equal(act, API_ACTION_DRIVE_UPDATE);
 	assert_int_equal(last_index, 2);
+	assert_true(last_rate);
+	assert_false(last_swap);
 	{
 		struct throttle_config c = fc_rl_throttle(&a->vm.drives[1].rl);
 
@@ -502,18 +510,60 @@ static void test_state_machine(void **state)
 			     "{\"drive_id\":\"root\",\"rate_limiter\":null}",
 			     &act),
 			 204);
-	assert_int_equal(act, API_ACTION_DRIVE_RATE);
+	assert_int_equal(act, API_ACTION_DRIVE_UPDATE);
 	assert_int_equal(last_index, 0);
+	assert_true(last_rate);
+	assert_false(last_swap);
 	{
 		struct throttle_config c = fc_rl_throttle(&a->vm.drives[2].rl);
 
 		assert_false(throttle_config_on(&c));
 	}
-	/* Without a rate_limiter nothing reaches the device. */
+	/* Without a rate_limiter or a path nothing reaches the device. */
 	assert_int_equal(req(a, "PATCH", "/drives/data",
 			     "{\"drive_id\":\"data\"}", &act),
 			 204);
 	assert_int_equal(act, API_ACTION_NONE);
+	/* A new medium: stored (GET /vm/config shows it), an action for
+	 * the drive's slot with the old drive to put back if the device
+	 * refuses the file; with a limiter, both. */
+	assert_int_equal(
+		req(a, "PATCH", "/drives/data",
+		    "{\"drive_id\":\"data\",\"path_on_host\":\"/proc/self/cmdline\"}",
+		    &act),
+		204);
+	assert_int_equal(act, API_ACTION_DRIVE_UPDATE);
+	assert_int_equal(last_index, 1);
+	assert_true(last_swap);
+	assert_false(last_rate);
+	assert_string_equal(last_undo, "/proc/self/exe");
+	assert_string_equal(a->vm.drives[0].disk.path, "/proc/self/cmdline");
+	assert_int_equal(req(a, "GET", "/vm/config", NULL, NULL), 200);
+	assert_non_null(strstr(last_body, "/proc/self/cmdline"));
+	assert_int_equal(
+		req(a, "PATCH", "/drives/data",
+		    "{\"drive_id\":\"data\",\"path_on_host\":\"/proc/self/exe\","
+		    "\"rate_limiter\":{\"ops\":{\"size\":7,\"refill_time\":10}}}",
+		    &act),
+		204);
+	assert_int_equal(act, API_ACTION_DRIVE_UPDATE);
+	assert_true(last_swap);
+	assert_true(last_rate);
+	assert_string_equal(last_undo, "/proc/self/cmdline");
+	assert_int_equal(a->vm.drives[0].rl.ops.size, 7);
+	/* A path that is missing or a directory: 400 naming it, and the
+	 * stored drive is unchanged. */
+	expect_fault(
+		a, "PATCH", "/drives/data",
+		"{\"drive_id\":\"data\",\"path_on_host\":\"/nonexistent/img\"}",
+		"path_on_host: /nonexistent/img");
+	expect_fault(a, "PATCH", "/drives/data",
+		     "{\"drive_id\":\"data\",\"path_on_host\":\"/tmp\"}",
+		     "is a directory");
+	expect_fault(a, "PATCH", "/drives/data",
+		     "{\"drive_id\":\"data\",\"path_on_host\":3}",
+		     "path_on_host");
+	assert_string_equal(a->vm.drives[0].disk.path, "/proc/self/exe");
 	free(a);
 }
 

@@ -606,8 +606,9 @@ static const struct virtio_device_ops *start(struct fx *f, const char *extra,
 	f->vd.priv = b;
 	f->vd.nr_fds = 0;
 	assert_int_equal(ops->init(&f->vd), 0);
-	/* The rate limiter's timer, and io_uring's eventfd first. */
-	assert_int_equal(f->vd.nr_fds, strstr(extra, "io=sync") ? 1 : 2);
+	/* io_uring's eventfd first, the rate limiter's timer, the swap's
+	 * eventfd. */
+	assert_int_equal(f->vd.nr_fds, strstr(extra, "io=sync") ? 2 : 3);
 	qinit(f, qsize);
 	f->vd.q[0] = &f->q;
 	assert_int_equal(ops->activate(&f->vd, features), 0);
@@ -972,12 +973,12 @@ static void reads(struct fx *f, unsigned first, unsigned n)
 	}
 }
 
-/* The timer is the last fd the device added; is it armed? */
+/* The timer is the device's second last fd; is it armed? */
 static bool timer_armed(struct fx *f)
 {
 	struct itimerspec its;
 
-	assert_int_equal(timerfd_gettime(f->vd.fd[f->vd.nr_fds - 1], &its), 0);
+	assert_int_equal(timerfd_gettime(f->vd.fd[f->vd.nr_fds - 2], &its), 0);
 	return its.it_value.tv_sec || its.it_value.tv_nsec;
 }
 
@@ -1108,6 +1109,171 @@ static void test_device_throttle_reset_update(void **state)
 		assert_int_equal(status(f, i), VIRTIO_BLK_S_OK);
 }
 
+/* ---- a new medium (PATCH path_on_host) ---- */
+
+/* An image of @sectors whose every byte is @fill, at a new temporary
+ * path in @path. */
+static void mkimage(char *path, size_t len, unsigned sectors, uint8_t fill)
+{
+	uint8_t buf[512];
+	int fd;
+
+	snprintf(path, len, "/tmp/test_blk_swap.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	memset(buf, fill, sizeof(buf));
+	for (unsigned i = 0; i < sectors; i++)
+		assert_int_equal(write(fd, buf, sizeof(buf)), 512);
+	close(fd);
+}
+
+static uint64_t capacity(struct virtio_blk *b)
+{
+	uint64_t c;
+
+	virtio_blk_config_read(b, 0, &c, 8);
+	return c;
+}
+
+/* Requests in flight on the old file complete on it; what the driver
+ * makes available after the swap reads the new one; the capacity, the
+ * path and the serial follow the new file, the transport is told once,
+ * the metrics count it.  Both engines. */
+static void test_device_swap(void **state)
+{
+	static const char *const engines[] = {"", ",io=sync"};
+
+	for (unsigned e = 0; e < 2; e++) {
+		struct fx *f = *state;
+		const struct virtio_device_ops *ops;
+		struct virtio_metric m[VIRTIO_METRICS_MAX];
+		char img[64], id[21] = {0};
+		struct disk *d;
+		uint8_t fill = 0;
+		unsigned n;
+
+		if (e) {
+			teardown(state);
+			assert_int_equal(setup(state), 0);
+			f = *state;
+		}
+		ops = start(f, engines[e], 32, 1ull << VIRTIO_BLK_F_FLUSH);
+		d = virtio_blk_disk(f->b);
+		memset(gp(f, DATA, 0x10000), 0x11, 0x10000);
+		assert_int_equal(pwrite(d->fd, gp(f, DATA, 8 * 512), 8 * 512,
+					0),
+				 8 * 512);
+		mkimage(img, sizeof(img), 2 * CAP, 0xbb);
+		memset(gp(f, DATA, 0x10000), 0, 0x10000);
+
+		/* Four reads of the old file (in flight for io_uring), then
+		 * the new medium, then four more reads. */
+		reads(f, 0, 4);
+		ops->queue_notify(&f->vd, 0);
+		assert_int_equal(virtio_blk_swap(f->b, img, false), 0);
+		assert_int_equal(capacity(f->b), CAP); /* not taken yet */
+		reads(f, 4, 4);
+		serve(f, ops, 8);
+		for (unsigned i = 0; i < 8; i++) {
+			assert_int_equal(status(f, i), VIRTIO_BLK_S_OK);
+			fill = *(uint8_t *)gp(f, DATA + 0x1000 * i, 1);
+			assert_int_equal(fill, i < 4 ? 0x11 : 0xbb);
+		}
+		/* The swap eventfd, as the I/O thread would see it. */
+		for (unsigned i = 0; i < f->vd.nr_fds; i++) {
+			struct pollfd p = {.fd = f->vd.fd[i], .events = POLLIN};
+
+			if (poll(&p, 1, 0) == 1)
+				f->vd.ready[i](&f->vd, f->vd.fd[i]);
+		}
+		assert_int_equal(capacity(f->b), 2 * CAP);
+		assert_int_equal(f->vd.config_changed, 1);
+		assert_string_equal(d->path, img);
+		memcpy(id, strrchr(img, '/') + 1,
+		       strlen(strrchr(img, '/') + 1));
+		assert_string_equal(d->serial, id);
+		n = ops->read_metrics(&f->vd, m);
+		assert_string_equal(m[n - 1].name, "update_count");
+		assert_int_equal(m[n - 1].value, 1);
+		/* The old image is closed, and so unlocked: it opens again
+		 * as a drive. */
+		{
+			struct disk other;
+
+			assert_int_equal(
+				disk_file_open(&other, f->path, false, -1), 0);
+			disk_close(&other);
+		}
+
+		/* Refused files leave the medium as it is: missing, not
+		 * whole sectors, a directory, locked by another user. */
+		assert_int_equal(virtio_blk_swap(f->b, "/nonexistent/img",
+						 false),
+				 -ENOENT);
+		assert_non_null(strstr(err_msg(), "does not exist"));
+		assert_int_equal(truncate(f->path, 1000), 0);
+		assert_int_equal(virtio_blk_swap(f->b, f->path, false),
+				 -EINVAL);
+		assert_non_null(strstr(err_msg(), "not a multiple of 512"));
+		assert_int_equal(virtio_blk_swap(f->b, "/tmp", false), -EISDIR);
+		{
+			struct disk other;
+
+			assert_int_equal(truncate(f->path, 4096), 0);
+			assert_int_equal(
+				disk_file_open(&other, f->path, false, -1), 0);
+			assert_int_equal(virtio_blk_swap(f->b, f->path, false),
+					 -EBUSY);
+			assert_non_null(strstr(err_msg(), "locked"));
+			disk_close(&other);
+		}
+		assert_string_equal(d->path, img);
+		assert_int_equal(capacity(f->b), 2 * CAP);
+
+		/* The same file again, resized (to have the guest see the
+		 * new size): it shares the drive's lock instead of failing
+		 * on it, and the lock stays once the old fd is closed. */
+		assert_int_equal(truncate(img, 3 * CAP * 512ull), 0);
+		assert_int_equal(virtio_blk_swap(f->b, img, false), 0);
+		reads(f, 8, 1);
+		serve(f, ops, 9);
+		assert_int_equal(capacity(f->b), 3 * CAP);
+		assert_int_equal(f->vd.config_changed, 2);
+		{
+			struct disk other;
+
+			assert_int_equal(disk_file_open(&other, img, false, -1),
+					 -EBUSY);
+		}
+		unlink(img);
+	}
+}
+
+/* A swap handed over while requests are in flight, then a reset: the
+ * reset drains them and the device thread still takes the file. */
+static void test_device_swap_reset(void **state)
+{
+	struct fx *f = *state;
+	const struct virtio_device_ops *ops =
+		start(f, "", 32, 1ull << VIRTIO_BLK_F_FLUSH);
+	char img[64];
+
+	mkimage(img, sizeof(img), CAP / 2, 0xcc);
+	reads(f, 0, 8);
+	ops->queue_notify(&f->vd, 0);
+	assert_int_equal(virtio_blk_swap(f->b, img, false), 0);
+	ops->reset(&f->vd);
+	for (unsigned i = 0; i < f->vd.nr_fds; i++) {
+		struct pollfd p = {.fd = f->vd.fd[i], .events = POLLIN};
+
+		if (poll(&p, 1, 100) == 1)
+			f->vd.ready[i](&f->vd, f->vd.fd[i]);
+	}
+	assert_int_equal(capacity(f->b), CAP / 2);
+	assert_int_equal(f->vd.config_changed, 1);
+	unlink(img);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1128,6 +1294,8 @@ int main(void)
 		T(test_device_throttle_ops),
 		T(test_device_throttle_bw),
 		T(test_device_throttle_reset_update),
+		T(test_device_swap),
+		T(test_device_swap_reset),
 	};
 #undef T
 

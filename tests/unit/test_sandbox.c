@@ -95,6 +95,45 @@ static long ebadf(long r)
 	return r == -1 && errno == EBADF ? 0 : -1;
 }
 
+/* The flags a drive's new medium is opened with on the API thread
+ * (disk_file_open), and two it never uses. */
+static long openat_flags(int flags)
+{
+	return syscall(SYS_openat, AT_FDCWD, "/dev/null", flags) >= 0 ? 0 : -1;
+}
+
+static long call_openat_drive_rw(void)
+{
+	return openat_flags(O_RDWR | O_CLOEXEC);
+}
+
+static long call_openat_drive_ro(void)
+{
+	return openat_flags(O_RDONLY | O_CLOEXEC);
+}
+
+static long call_openat_creat(void)
+{
+	return openat_flags(O_RDWR | O_CREAT | O_CLOEXEC);
+}
+
+static long call_openat_trunc(void)
+{
+	return openat_flags(O_WRONLY | O_TRUNC | O_CLOEXEC);
+}
+
+static long call_ofd_lock(void)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+	return ebadf(syscall(SYS_fcntl, -1, F_OFD_SETLK, &fl));
+}
+
+static long call_close(void)
+{
+	return ebadf(syscall(SYS_close, -1));
+}
+
 static long call_kvm_run(void)
 {
 	return ebadf(syscall(SYS_ioctl, -1, KVM_RUN, 0));
@@ -275,7 +314,7 @@ static void check_case(const struct sandbox_case *c)
 	if (sanitizer_build && c->forbidden &&
 	    ((c->kind == SANDBOX_MAIN && c->nr == SYS_ptrace) ||
 	     c->nr == SYS_madvise || c->nr == SYS_openat ||
-	     c->nr == SYS_execve))
+	     c->nr == SYS_close || c->nr == SYS_execve))
 		return;
 	status = run_case(c, err, sizeof(err));
 	if (!c->forbidden) {
@@ -400,6 +439,11 @@ static void test_io(void **state)
 		FORBID(SANDBOX_IO_BLK, 0, call_kvm_run, ioctl),
 		FORBID(SANDBOX_IO_BLK, 0, call_openat, openat),
 		FORBID(SANDBOX_IO_BLK, 0, call_getrandom, getrandom),
+		/* a swapped medium's old file: the blk I/O thread only */
+		ALLOW(SANDBOX_IO_BLK, 0, call_close),
+		FORBID(SANDBOX_IO_NET, 0, call_close, close),
+		FORBID(SANDBOX_VCPU, SANDBOX_DEV(SANDBOX_IO_BLK), call_close,
+		       close),
 		ALLOW(SANDBOX_IO_NET, 0, call_writev),
 		ALLOW(SANDBOX_IO_NET, 0, call_tunsetoffload),
 		FORBID(SANDBOX_IO_NET, 0, call_tunsetiff, ioctl),
@@ -446,6 +490,13 @@ static void test_api(void **state)
 		FORBID(SANDBOX_API, 0, call_kvm_run, ioctl),
 		ALLOW(SANDBOX_API, 0, call_kvm_irq_line), /* SendCtrlAltDel */
 		FORBID(SANDBOX_API, 0, call_openat, openat),
+		/* a drive's new medium (PATCH path_on_host): opened and
+		 * locked as disk_open does, and nothing else */
+		ALLOW(SANDBOX_API, 0, call_openat_drive_rw),
+		ALLOW(SANDBOX_API, 0, call_openat_drive_ro),
+		ALLOW(SANDBOX_API, 0, call_ofd_lock),
+		FORBID(SANDBOX_API, 0, call_openat_creat, openat),
+		FORBID(SANDBOX_API, 0, call_openat_trunc, openat),
 		FORBID(SANDBOX_API, 0, call_socket_unix, socket),
 		FORBID(SANDBOX_API, 0, call_execve, execve),
 		FORBID(SANDBOX_API, 0, call_ptrace, ptrace),
