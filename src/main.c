@@ -400,6 +400,9 @@ int main(int argc, char **argv)
 
 	if (cfg.vm.stats)
 		cfg.vm.launch_ns = launch_ns;
+	/* The boot timer's zero (--boot-timer), as Firecracker takes it. */
+	cfg.vm.start_ns = launch_ns;
+	cfg.vm.start_cpu_ns = boot_timer_cpu_now_ns();
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	cfg.vm.signal_fd = sig_fd;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite against one build directory (build, build/asan, ...):
 # unit tests, guest tests, negative tests, the seccomp sandbox, the measured
-# rate limiters, the Firecracker API, its metrics and logger.  Prints each
+# rate limiters, the Firecracker API, its metrics and logger, the boot
+# timer.  Prints each
 # result, then one closing line "N passed, N
 # failed"; exits non-zero if anything failed.
 set -u
@@ -31,6 +32,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/api.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# metrics and logger tests ($BUILD)"
 	"$HERE/metrics.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# boot timer tests ($BUILD)"
+	"$HERE/boot_timer.sh" "$BUILD/minivmm" "$BUILD/guests"
 } 2>&1 | tee "$log"
 
 passed=$(grep -c '^ok - ' "$log")

@@ -576,6 +576,7 @@ static void test_fc_command_line(void **state)
 	assert_string_equal(c.fc.id, "vm-1");
 	assert_true(c.vm.no_seccomp);
 	assert_true(c.fc.boot_timer);
+	assert_true(c.vm.boot_timer); /* what the VM is built from */
 	assert_string_equal(c.fc.metrics_path, "m");
 	assert_int_equal(PARSE(&c, "firecracker", "--no-api", "--config-file",
 			       "f.json"),
