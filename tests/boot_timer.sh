@@ -67,3 +67,13 @@ for i in $(seq 16); do drives+=(--drive "$T_TMP/disk.img,ro"); done
 run_vmm "$T_TMP/bt" run --kernel "$GUEST" --boot-timer "${drives[@]}"
 check "run --boot-timer with 16 devices" 2 "$ZERO$VIRT"
 refuse "run --boot-timer with 17 devices" "too many virtio devices: minivmm has 16 slots" run --kernel "$GUEST" --boot-timer "${drives[@]}" --rng
+# The same room in minivmm fc: its 17th device is refused as the file is read.
+d=""
+for i in $(seq 16); do d+="${d:+,}{\"drive_id\": \"d$i\", \"path_on_host\": \"$T_TMP/disk.img\", \"is_root_device\": false, \"is_read_only\": true}"; done
+echo '{"boot-source": {"kernel_image_path": "'"$GUEST"'"}, "drives": ['"$d"']}' >"$T_TMP/16.json"
+echo '{"boot-source": {"kernel_image_path": "'"$GUEST"'"}, "drives": ['"$d"'], "entropy": {}}' >"$T_TMP/17.json"
+run_vmm "$T_TMP/bt" fc --boot-timer --no-api --config-file "$T_TMP/16.json"
+check "fc --boot-timer with 16 devices" 2 "$ZERO$VIRT"
+refuse "fc --boot-timer with 17 devices" "no room: minivmm has 16 virtio slots" fc --boot-timer --no-api --config-file "$T_TMP/17.json"
+run_vmm "$T_TMP/bt" fc --no-api --config-file "$T_TMP/17.json"
+check "fc without --boot-timer: 17 devices fit" 0 "$VIRT$VIRT"
