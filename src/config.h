@@ -24,7 +24,7 @@ struct fc_options {
 	const char *level;	  /* --level */
 	const char *log_path;	  /* --log-path */
 	const char *metrics_path; /* --metrics-path */
-	bool boot_timer;	  /* --boot-timer: accepted, no effect yet */
+	bool boot_timer;	  /* --boot-timer (also sets vm.boot_timer) */
 };
 
 struct config {

@@ -289,6 +289,9 @@ static int main_fc(struct config *cfg)
 	}
 	log_set_id(cfg->fc.id);
 	fc_vm_init(boot);
+	/* The boot timer takes slot 0: one virtio device less. */
+	if (cfg->vm.boot_timer)
+		boot->slots = PLATFORM_VIRTIO_SLOTS - 1;
 	metrics_init(&fc->metrics, NULL);
 	h = (struct launch_hooks){main_fc_vm_ready, main_fc_vm_gone, fc};
 	fc->timer_fd =
@@ -316,6 +319,7 @@ static int main_fc(struct config *cfg)
 	status = api_server_open(s, cfg->fc.api_sock, cfg->fc.id,
 				 MINIVMM_VERSION);
 	s->sandbox = (struct sandbox){.enabled = !cfg->vm.no_seccomp};
+	s->ctx.vm.slots = boot->slots;
 	cfg->vm.api_server = true; /* the main thread closes it at the end */
 	if (!status) {
 		fc->metrics.api = &s->ctx;
@@ -400,6 +404,9 @@ int main(int argc, char **argv)
 
 	if (cfg.vm.stats)
 		cfg.vm.launch_ns = launch_ns;
+	/* The boot timer's zero (--boot-timer), as Firecracker takes it. */
+	cfg.vm.start_ns = launch_ns;
+	cfg.vm.start_cpu_ns = boot_timer_cpu_now_ns();
 	/* For tests and unusual hosts: another KVM device node. */
 	cfg.vm.kvm_path = getenv("MINIVMM_KVM_DEVICE");
 	cfg.vm.signal_fd = sig_fd;

@@ -39,8 +39,9 @@ static int vm_add_memory(struct vm *vm)
 	return 0;
 }
 
-/* Puts a virtio device into the next slot: its register window on the MMIO
- * bus, its notifications and interrupt wired into KVM. */
+/* Puts a virtio device into the next slot (after the boot timer's, if
+ * any): its register window on the MMIO bus, its notifications and
+ * interrupt wired into KVM. */
 static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 			 void *priv, void (*destroy)(void *priv),
 			 const char *id, enum sandbox_thread kind)
@@ -54,24 +55,24 @@ static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops,
 		.sandbox_kind = kind,
 	};
 	struct vm_virtio *v;
-	unsigned slot;
+	unsigned idx;
 	int ret;
 
 	/* The slot, its window and its GSI as the firmware tables will
 	 * describe them. */
-	ret = platform_add_virtio(&vm->platform, &slot);
+	ret = platform_add_virtio(&vm->platform, &idx);
 	if (ret) {
 		if (destroy)
 			destroy(priv);
 		return ret;
 	}
-	v = &vm->virtio[slot];
-	ctx.base = vm->platform.virtio[slot].base;
+	v = &vm->virtio[idx];
+	ctx.base = vm->platform.virtio[idx].base;
 	ctx.id = v->id;
 	/* Raw guests on the bare platform have no interrupt controller:
 	 * the same devices, and they poll the used rings. */
 	if (vm->opt.platform == VM_PLATFORM_PC) {
-		ctx.gsi = (int)vm->platform.virtio[slot].gsi;
+		ctx.gsi = (int)vm->platform.virtio[idx].gsi;
 		ctx.irqfd = kvm_check_cap(&vm->kvm, KVM_CAP_IRQFD) > 0;
 	}
 	snprintf(v->id, sizeof(v->id), "%s", id);
@@ -264,6 +265,19 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	ret = dev_exit_create(vm);
 	if (ret)
 		goto fail;
+	if (opt->boot_timer) {
+		/* Slot 0's window is the boot timer's; the virtio devices
+		 * take the slots after it. */
+		vm->boot_timer = (struct boot_timer){
+			.start_ns = opt->start_ns,
+			.start_cpu_ns = opt->start_cpu_ns,
+		};
+		ret = boot_timer_register(&vm->boot_timer, &vm->mmio,
+					  PLATFORM_BOOT_TIMER_BASE);
+		if (ret)
+			goto fail;
+		vm->platform.first_slot = 1;
+	}
 	ret = vm_create_virtio(vm);
 	if (ret)
 		goto fail;

@@ -5,6 +5,7 @@
 #define MINIVMM_VM_H
 
 #include "bus.h"
+#include "dev/boot_timer.h"
 #include "host/disk.h"
 #include "host/sandbox.h"
 #include "virtio/net.h"
@@ -53,6 +54,10 @@ struct vm_options {
 				  * reboot appends instead of truncating */
 	struct term *console;	 /* COM1 input with VM_SERIAL_STDIO, or NULL */
 	uint64_t launch_ns;	 /* when minivmm started (--stats), or 0 */
+	bool boot_timer;   /* --boot-timer: Firecracker's boot timer in slot 0,
+			  * the virtio devices from slot 1 (x86/platform.h) */
+	uint64_t start_ns; /* when minivmm started (the boot timer's 0) */
+	uint64_t start_cpu_ns;	     /* the process's CPU time then */
 	enum prefault_mode prefault; /* fault guest RAM in from a thread */
 	int signal_fd; /* signalfd of the stop signals main blocked, or -1 */
 	bool rng;      /* --rng: a virtio-rng device */
@@ -101,7 +106,8 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct boot_entry entry;
-	struct pc_devices *pc; /* VM_PLATFORM_PC only */
+	struct pc_devices *pc;	      /* VM_PLATFORM_PC only */
+	struct boot_timer boot_timer; /* mapped with opt.boot_timer only */
 	struct vm_event events[VM_MAX_EVENTS];
 	unsigned nr_events;
 	struct vm_virtio virtio[PLATFORM_VIRTIO_SLOTS];

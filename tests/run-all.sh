@@ -2,7 +2,7 @@
 # Runs every suite against one build directory (build, build/asan, ...):
 # unit tests, guest tests, negative tests, the seccomp sandbox, the measured
 # rate limiters, the Firecracker API, its metrics and logger, a drive's
-# medium swapped under a running guest.  Prints each
+# medium swapped under a running guest, the boot timer.  Prints each
 # result, then one closing line "N passed, N
 # failed"; exits non-zero if anything failed.
 set -u
@@ -34,6 +34,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/metrics.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# drive swap tests ($BUILD)"
 	"$HERE/swap.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# boot timer tests ($BUILD)"
+	"$HERE/boot_timer.sh" "$BUILD/minivmm" "$BUILD/guests"
 } 2>&1 | tee "$log"
 
 passed=$(grep -c '^ok - ' "$log")

@@ -213,6 +213,7 @@ void fc_vm_init(struct fc_vm *f)
 	memset(f, 0, sizeof(*f));
 	f->vcpus = 1;
 	f->mem_mib = 128;
+	f->slots = PLATFORM_VIRTIO_SLOTS;
 }
 
 static unsigned fc_slots_used(const struct fc_vm *f)
@@ -222,12 +223,12 @@ static unsigned fc_slots_used(const struct fc_vm *f)
 
 static int fc_slot_free(const struct fc_vm *f, const char *what)
 {
-	if (fc_slots_used(f) < PLATFORM_VIRTIO_SLOTS)
+	if (fc_slots_used(f) < f->slots)
 		return 0;
 	return err_set(
 		-ENOSPC,
 		"%s: no room: minivmm has %u virtio slots for drives, interfaces, vsock and entropy together",
-		what, PLATFORM_VIRTIO_SLOTS);
+		what, f->slots);
 }
 
 /* A file the VM will open: it must exist now (Firecracker opens it here). */

@@ -67,6 +67,9 @@ struct fc_vm {
 	bool track_dirty_pages; /* kept; no dirty tracking without snapshots */
 	enum fc_huge_pages huge_pages; /* kept; guest memory is 4K pages */
 
+	/* How many virtio devices fit: PLATFORM_VIRTIO_SLOTS, or one less
+	 * with --boot-timer (its device takes slot 0); main sets it. */
+	unsigned slots;
 	struct fc_drive drives[PLATFORM_VIRTIO_SLOTS];
 	unsigned nr_drives;
 	struct fc_net nets[PLATFORM_VIRTIO_SLOTS];
@@ -88,7 +91,8 @@ struct fc_vm {
 	char cmdline[FC_BOOT_ARGS_MAX + FC_PARTUUID_MAX + 64];
 };
 
-/* Firecracker's defaults: 1 vCPU, 128 MiB, nothing else. */
+/* Firecracker's defaults: 1 vCPU, 128 MiB, nothing else; room for
+ * PLATFORM_VIRTIO_SLOTS devices. */
 void fc_vm_init(struct fc_vm *f);
 
 /* Each takes the request's body, parsed; @patch: a PATCH (only the fields

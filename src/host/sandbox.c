@@ -76,7 +76,8 @@ static const struct sandbox_rule rules_base[] = {
 	ANY(write), /* stderr lines, console output, eventfds */
 	/* time_now_ns, the RTC, the ACPI timer: the vDSO makes these calls
 	 * itself where the host's clocksource has no vDSO support (a nested
-	 * host on HPET or acpi_pm) */
+	 * host on HPET or acpi_pm); and the boot timer's
+	 * CLOCK_PROCESS_CPUTIME_ID on a vCPU thread, never in the vDSO */
 	ANY(clock_gettime),
 	ANY(gettimeofday),
 	ANY(time),

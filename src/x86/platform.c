@@ -32,21 +32,28 @@ uint32_t platform_virtio_gsi(unsigned slot)
 	return slot < PLATFORM_VIRTIO_SLOTS ? virtio_gsis[slot] : 0;
 }
 
-int platform_add_virtio(struct platform_desc *pd, unsigned *slot)
+unsigned platform_virtio_room(const struct platform_desc *pd)
 {
-	unsigned n = pd->nr_virtio;
+	return pd->first_slot < PLATFORM_VIRTIO_SLOTS
+		       ? PLATFORM_VIRTIO_SLOTS - pd->first_slot
+		       : 0;
+}
 
-	if (n >= PLATFORM_VIRTIO_SLOTS)
+int platform_add_virtio(struct platform_desc *pd, unsigned *index)
+{
+	unsigned n = pd->nr_virtio, slot = pd->first_slot + n;
+
+	if (n >= platform_virtio_room(pd))
 		return err_set(-ENOSPC,
-			       "too many virtio devices: minivmm has %d slots",
-			       PLATFORM_VIRTIO_SLOTS);
+			       "too many virtio devices: minivmm has %u slots",
+			       platform_virtio_room(pd));
 	pd->virtio[n] = (struct platform_virtio){
-		.base = platform_virtio_base(n),
+		.base = platform_virtio_base(slot),
 		.size = PLATFORM_VIRTIO_SIZE,
-		.gsi = platform_virtio_gsi(n),
+		.gsi = platform_virtio_gsi(slot),
 	};
 	pd->nr_virtio = n + 1;
-	*slot = n;
+	*index = n;
 	return 0;
 }
 
@@ -54,10 +61,10 @@ int platform_check_virtio(const struct platform_desc *pd)
 {
 	uint32_t seen = 0;
 
-	if (pd->nr_virtio > PLATFORM_VIRTIO_SLOTS)
+	if (pd->nr_virtio > platform_virtio_room(pd))
 		return err_set(-EINVAL,
-			       "too many virtio devices: minivmm has %d slots",
-			       PLATFORM_VIRTIO_SLOTS);
+			       "too many virtio devices: minivmm has %u slots",
+			       platform_virtio_room(pd));
 	for (unsigned i = 0; i < pd->nr_virtio; i++) {
 		const struct platform_virtio *v = &pd->virtio[i];
 

@@ -64,16 +64,24 @@
  *   slot  0  1  2  3   4   5   6   7   8   9  10  11  12  13  14  15  16
  *   GSI   5  6  7  10  11  12  13  14  15  16  17  18  19  20  21  22  23
  *
- * The DSDT names slot n \_SB.VRnn (nn in hex), _HID "LNRO0005", _UID n,
- * which Linux's virtio_mmio driver binds to; the MP table has an I/O
- * interrupt entry for each GSI (ISA bus, identity pin) and KVM's GSI
- * routing (pc.c) sends each to its own IOAPIC pin.  The transport must use
- * platform_virtio_base() and platform_virtio_gsi(), never its own numbers.
+ * The DSDT names the n-th virtio device \_SB.VRnn (nn in hex), _HID
+ * "LNRO0005", _UID n, which Linux's virtio_mmio driver binds to; the MP
+ * table has an I/O interrupt entry for each GSI (ISA bus, identity pin) and
+ * KVM's GSI routing (pc.c) sends each to its own IOAPIC pin.  The transport
+ * must use the addresses and GSIs in struct platform_desc (filled by
+ * platform_add_virtio()), never its own numbers.
+ *
+ * With Firecracker's boot timer (--boot-timer, dev/boot_timer.h) slot 0 is
+ * the boot timer's (PLATFORM_BOOT_TIMER_BASE; its GSI stays unused) and the
+ * virtio devices start at slot 1 (0xD0001000, GSI 6), as Firecracker's do
+ * after it: platform_desc.first_slot is 1, and 16 devices fit.  Without
+ * it, the first device is in slot 0 (raw guests rely on that, README).
  */
 #define PLATFORM_VIRTIO_BASE 0xD0000000ull
 #define PLATFORM_VIRTIO_SIZE 0x1000u
 #define PLATFORM_VIRTIO_GSI_FIRST 5
 #define PLATFORM_VIRTIO_SLOTS 17 /* IOAPIC pins 5-23 minus 8 and 9 */
+#define PLATFORM_BOOT_TIMER_BASE PLATFORM_VIRTIO_BASE /* slot 0 */
 
 /*
  * ACPI fixed hardware (FADT), I/O ports the VMM must implement:
@@ -116,7 +124,7 @@ struct e820_entry {
 _Static_assert(sizeof(struct e820_entry) == 20, "e820 entry is 20 bytes");
 
 /* What the firmware tables describe: the vCPUs and the virtio-mmio
- * devices, in slot order (virtio[i] is slot i when built with
+ * devices, in slot order (virtio[i] is slot first_slot + i when built with
  * platform_add_virtio). */
 struct platform_virtio {
 	uint64_t base;
@@ -126,6 +134,9 @@ struct platform_virtio {
 
 struct platform_desc {
 	unsigned nr_vcpus;
+	/* Slots below this one hold no virtio device: 1 with the boot
+	 * timer in slot 0, else 0.  Set before the first device is added. */
+	unsigned first_slot;
 	unsigned nr_virtio;
 	struct platform_virtio virtio[PLATFORM_VIRTIO_SLOTS];
 };
@@ -134,9 +145,13 @@ struct platform_desc {
  * PLATFORM_VIRTIO_SLOTS (GSI 0 is the PIT's, never a virtio GSI). */
 uint64_t platform_virtio_base(unsigned slot);
 uint32_t platform_virtio_gsi(unsigned slot);
-/* Adds the next free slot's device to @pd and sets *@slot; -ENOSPC ("too
- * many virtio devices: minivmm has N slots") when all are taken. */
-int platform_add_virtio(struct platform_desc *pd, unsigned *slot);
+/* Adds the next free slot's device to @pd (slot first_slot + nr_virtio)
+ * and sets *@index to its index in @pd->virtio; -ENOSPC ("too many virtio
+ * devices: minivmm has N slots", N the slots from first_slot on) when all
+ * are taken. */
+int platform_add_virtio(struct platform_desc *pd, unsigned *index);
+/* How many virtio devices fit in @pd: the slots from first_slot on. */
+unsigned platform_virtio_room(const struct platform_desc *pd);
 /* -EINVAL with a message unless every device in @pd lies in the MMIO hole
  * below 4 GiB and has its own GSI among the free IOAPIC pins. */
 int platform_check_virtio(const struct platform_desc *pd);

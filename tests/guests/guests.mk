@@ -6,7 +6,7 @@ GUEST_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 
 GUESTS := $(addprefix $(GUEST_DIR)/, real.bin hlt.bin exit42.bin protected.bin \
 	mmio.bin long.bin triple.bin smp_exit.bin protected.elf long.elf far.elf smp.elf memcheck.elf \
-	spam.bin e9spam.bin reboot.bin idle.bin ticker.elf)
+	spam.bin e9spam.bin reboot.bin idle.bin ticker.elf boot_timer.elf)
 GUESTS += $(addprefix $(GUEST_DIR)/, virtio_rng.elf virtio_blk.elf virtio_blk_rate.elf virtio_blk_swap.elf virtio_hostile.elf virtio_net.elf virtio_net_rate.elf virtio_vsock.elf)
 
 guests: $(GUESTS) $(BUILD)/seed/vm.bin
@@ -30,7 +30,7 @@ $(GUEST_DIR)/protected.bin $(GUEST_DIR)/mmio.bin: $(GUEST_DIR)/%.bin: $(GUEST_DI
 	$(Q)ld -m elf_i386 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
 $(GUEST_DIR)/long.bin $(GUEST_DIR)/triple.bin $(GUEST_DIR)/smp_exit.bin: $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.64.o
 	$(Q)ld -m elf_x86_64 --oformat binary -N -e _start -Ttext 0x10000 -o $@ $<
-$(GUEST_DIR)/protected.elf $(GUEST_DIR)/ticker.elf: $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.32.o
+$(GUEST_DIR)/protected.elf $(GUEST_DIR)/ticker.elf $(GUEST_DIR)/boot_timer.elf: $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.32.o
 	$(Q)ld --no-warn-rwx-segments -m elf_i386 -N -e _start -Ttext 0x100000 -o $@ $<
 $(GUEST_DIR)/long.elf: $(GUEST_DIR)/long.64.o
 	$(Q)ld --no-warn-rwx-segments -m elf_x86_64 -N -e _start -Ttext 0x100000 -o $@ $<

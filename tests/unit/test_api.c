@@ -586,6 +586,13 @@ static void test_config_file(void **state)
 	assert_int_equal(f->vcpus, 2);
 	assert_int_equal(f->nr_drives, 1);
 	assert_true(f->entropy_set);
+	/* No room past f->slots (main takes one off for the boot timer). */
+	fc_vm_init(f);
+	assert_int_equal(f->slots, PLATFORM_VIRTIO_SLOTS);
+	f->slots = 1;
+	assert_int_not_equal(fc_config_parse(f, text, strlen(text)), 0);
+	assert_non_null(
+		strstr(err_msg(), "no room: minivmm has 1 virtio slots"));
 	fc_vm_init(f);
 	assert_int_equal(fc_config_parse(f, "{}", 2), -EINVAL);
 	assert_non_null(strstr(err_msg(), "missing field 'boot-source'"));
@@ -626,6 +633,7 @@ static void test_fc_command_line(void **state)
 	assert_string_equal(c.fc.id, "vm-1");
 	assert_true(c.vm.no_seccomp);
 	assert_true(c.fc.boot_timer);
+	assert_true(c.vm.boot_timer); /* what the VM is built from */
 	assert_string_equal(c.fc.metrics_path, "m");
 	assert_int_equal(PARSE(&c, "firecracker", "--no-api", "--config-file",
 			       "f.json"),

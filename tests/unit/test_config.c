@@ -93,6 +93,11 @@ static void test_defaults(void **state)
 	assert_true(c.vm.no_seccomp);
 	assert_int_not_equal(
 		PARSE(&c, "run", "--raw", "vm.bin", "--no-seccomp=yes"), 0);
+	/* No boot timer unless --boot-timer. */
+	assert_false(c.vm.boot_timer);
+	assert_int_equal(PARSE(&c, "run", "--raw", "vm.bin", "--boot-timer"),
+			 0);
+	assert_true(c.vm.boot_timer);
 }
 
 static void test_all_options(void **state)

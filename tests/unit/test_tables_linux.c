@@ -1,6 +1,7 @@
 /* Unit tests for the platform tables a Linux guest reads: the e820 map, the
  * MP table and the ACPI tables, parsed back the way a guest finds them, with
- * 0 to PLATFORM_VIRTIO_SLOTS virtio-mmio devices; and the virtio slots. */
+ * 0 to PLATFORM_VIRTIO_SLOTS virtio-mmio devices; and the virtio slots,
+ * also after the boot timer's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -61,10 +62,12 @@ static bool is(const struct vm_mem *m, uint64_t gpa, const char *s)
 	return p && memcmp(p, s, strlen(s)) == 0;
 }
 
-/* @nr_vcpus vCPUs and the first @nr_virtio virtio slots. */
-static struct platform_desc desc(unsigned nr_vcpus, unsigned nr_virtio)
+/* @nr_vcpus vCPUs and @nr_virtio virtio devices from slot @first on (1:
+ * the boot timer has slot 0). */
+static struct platform_desc desc_at(unsigned nr_vcpus, unsigned nr_virtio,
+				    unsigned first)
 {
-	struct platform_desc pd = {.nr_vcpus = nr_vcpus};
+	struct platform_desc pd = {.nr_vcpus = nr_vcpus, .first_slot = first};
 	unsigned slot = ~0u;
 
 	for (unsigned i = 0; i < nr_virtio; i++) {
@@ -73,6 +76,12 @@ static struct platform_desc desc(unsigned nr_vcpus, unsigned nr_virtio)
 	}
 	assert_int_equal(pd.nr_virtio, nr_virtio);
 	return pd;
+}
+
+/* @nr_vcpus vCPUs and the first @nr_virtio virtio slots. */
+static struct platform_desc desc(unsigned nr_vcpus, unsigned nr_virtio)
+{
+	return desc_at(nr_vcpus, nr_virtio, 0);
 }
 
 /* The virtio GSIs of @pd as a mask. */
@@ -157,9 +166,9 @@ static uint64_t mp_find(const struct vm_mem *m)
 	return 0;
 }
 
-static void check_mptable(unsigned nr, unsigned nr_virtio)
+static void check_mptable_at(unsigned nr, unsigned nr_virtio, unsigned first)
 {
-	struct platform_desc pd = desc(nr, nr_virtio);
+	struct platform_desc pd = desc_at(nr, nr_virtio, first);
 	uint32_t virtio = virtio_gsi_mask(&pd), irq_seen = 0;
 	struct vm_mem m;
 	uint64_t addr = 0, fp, cfg, p;
@@ -224,6 +233,11 @@ static void check_mptable(unsigned nr, unsigned nr_virtio)
 	/* The ISA IRQs but the cascade, and every virtio GSI. */
 	assert_int_equal(irq_seen, (0xFFFF & ~(1u << 2)) | virtio);
 	mem_destroy(&m);
+}
+
+static void check_mptable(unsigned nr, unsigned nr_virtio)
+{
+	check_mptable_at(nr, nr_virtio, 0);
 }
 
 static void test_mptable(void **state)
@@ -547,6 +561,12 @@ static void check_dsdt(const struct vm_mem *m, uint64_t dsdt,
 	assert_non_null(aml);
 	n = aml_dsdt(aml, len - 36, devs, PLATFORM_VIRTIO_SLOTS + 1);
 	assert_int_equal(n, pd->nr_virtio);
+	/* With the boot timer in slot 0, the first device is at 0xD0001000
+	 * (GSI 6), and nothing is described at 0xD0000000. */
+	if (n && pd->first_slot == 1) {
+		assert_int_equal(devs[0].base, 0xD0001000ull);
+		assert_int_equal(devs[0].gsi, 6);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct aml_dev *d = &devs[i];
 		char name[16];
@@ -560,12 +580,14 @@ static void check_dsdt(const struct vm_mem *m, uint64_t dsdt,
 		assert_int_equal(d->nr_crs, 1);
 		assert_int_equal(d->nr_mem, 1);
 		assert_int_equal(d->mem_info, 1); /* ReadWrite */
-		assert_int_equal(d->base, platform_virtio_base(i));
+		assert_int_equal(d->base,
+				 platform_virtio_base(pd->first_slot + i));
 		assert_int_equal(d->size, 0x1000);
 		assert_int_equal(d->nr_irq, 1);
 		/* ResourceConsumer, Edge, ActiveHigh, Exclusive */
 		assert_int_equal(d->irq_flags, 0x03);
-		assert_int_equal(d->gsi, platform_virtio_gsi(i));
+		assert_int_equal(d->gsi,
+				 platform_virtio_gsi(pd->first_slot + i));
 	}
 }
 
@@ -612,9 +634,9 @@ static void check_fadt(const struct vm_mem *m, uint64_t fadt,
 		    facs + 64 <= PLATFORM_ACPI_END);
 }
 
-static void check_acpi(unsigned nr, unsigned nr_virtio)
+static void check_acpi_at(unsigned nr, unsigned nr_virtio, unsigned first)
 {
-	struct platform_desc pd = desc(nr, nr_virtio);
+	struct platform_desc pd = desc_at(nr, nr_virtio, first);
 	struct vm_mem m;
 	uint64_t rsdp = 0, found, xsdt, fadt = 0, madt = 0;
 	unsigned n;
@@ -649,6 +671,11 @@ static void check_acpi(unsigned nr, unsigned nr_virtio)
 	check_fadt(&m, fadt, &pd);
 	check_madt(&m, madt, nr);
 	mem_destroy(&m);
+}
+
+static void check_acpi(unsigned nr, unsigned nr_virtio)
+{
+	check_acpi_at(nr, nr_virtio, 0);
 }
 
 static void test_acpi(void **state)
@@ -723,6 +750,52 @@ static void test_platform_add_virtio(void **state)
 	assert_memory_equal(&pd, &before, sizeof(pd));
 }
 
+/* With the boot timer (first_slot 1): device n is in slot n + 1, 16 fit,
+ * and both tables say so. */
+static void test_boot_timer_slots(void **state)
+{
+	struct platform_desc pd = desc_at(2, PLATFORM_VIRTIO_SLOTS - 1, 1);
+	struct platform_desc before;
+	struct vm_mem m;
+	uint64_t addr;
+	unsigned slot = 99;
+
+	(void)state;
+	assert_int_equal(PLATFORM_BOOT_TIMER_BASE, 0xD0000000ull);
+	assert_int_equal(platform_virtio_room(&pd), 16);
+	assert_int_equal(pd.virtio[0].base, 0xD0001000ull);
+	assert_int_equal(pd.virtio[0].gsi, 6);
+	for (unsigned n = 0; n < pd.nr_virtio; n++) {
+		assert_int_equal(pd.virtio[n].base,
+				 0xD0000000ull + (n + 1) * 0x1000ull);
+		assert_int_equal(pd.virtio[n].gsi, platform_virtio_gsi(n + 1));
+	}
+	assert_int_equal(pd.virtio[15].gsi, 23);
+	before = pd;
+	err_clear();
+	assert_int_equal(platform_add_virtio(&pd, &slot), -ENOSPC);
+	assert_string_equal(err_msg(),
+			    "too many virtio devices: minivmm has 16 slots");
+	assert_int_equal(slot, 99);
+	assert_memory_equal(&pd, &before, sizeof(pd));
+
+	/* The DSDT and the MP table describe the shifted slots. */
+	check_acpi_at(1, 1, 1);
+	check_acpi_at(2, 3, 1);
+	check_acpi_at(PLATFORM_MAX_VCPUS, PLATFORM_VIRTIO_SLOTS - 1, 1);
+	check_mptable_at(1, 1, 1);
+	check_mptable_at(3, 9, 1); /* the first GSI above 15 */
+	check_mptable_at(PLATFORM_MAX_VCPUS, PLATFORM_VIRTIO_SLOTS - 1, 1);
+
+	/* 17 devices do not fit after the boot timer. */
+	assert_int_equal(mem_init(&m, 16 * MiB), 0);
+	pd = desc(1, PLATFORM_VIRTIO_SLOTS);
+	pd.first_slot = 1;
+	assert_int_equal(acpi_write(&m, &pd, &addr), -EINVAL);
+	assert_int_equal(mptable_write(&m, &pd, &addr), -EINVAL);
+	mem_destroy(&m);
+}
+
 /* Descriptions built by hand are checked before any table is written. */
 static void test_virtio_refused(void **state)
 {
@@ -790,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_e820_minimum_and_overflow),
 		cmocka_unit_test(test_virtio_slots),
 		cmocka_unit_test(test_platform_add_virtio),
+		cmocka_unit_test(test_boot_timer_slots),
 		cmocka_unit_test(test_mptable),
 		cmocka_unit_test(test_mptable_too_many),
 		cmocka_unit_test(test_virtio_refused),
