@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Firecracker-compatible mode with a Debian kernel: Firecracker's
 # getting-started flow over the API socket (PUT /boot-source, /machine-config,
-# a root drive, a network interface on a tap, InstanceStart) boots the cloud
-# bzImage with its root file system on the drive (mkdisk.sh root, whose init
-# waits when the boot arguments say minivmm_wait); then PATCH /vm Paused for
-# longer than the guest's soft-lockup threshold (20 s), Resumed, and no
-# soft-lockup report; SendCtrlAltDel ends it through the i8042 (the kernel
-# restarts, minivmm exits 0); the --metrics-path file has a line from
-# FlushMetrics and one from the end, with the drive's and the interface's
-# counters.  Then the same VM, generic PVH vmlinux, from a config file with
-# --no-api: it boots its root drive and powers off.
+# a root drive, a second drive, a network interface on a tap, InstanceStart)
+# boots the cloud bzImage with its root file system on the drive (mkdisk.sh
+# root, whose init waits when the boot arguments say minivmm_wait, printing
+# vdb's size as it changes); the second drive's medium is swapped for a
+# bigger file (PATCH path_on_host) and the guest sees the new size; PATCH
+# /vm Paused for longer than the guest's soft-lockup threshold (20 s),
+# Resumed, and no soft-lockup report; SendCtrlAltDel ends it through the
+# i8042 (the kernel restarts, minivmm exits 0); the --metrics-path file has
+# a line from FlushMetrics and one from the end, with the drive's and the
+# interface's counters.  Then the same VM, generic PVH vmlinux, from a
+# config file with --no-api: it boots its root drive and powers off.
 # Prints "ok - fc ..." / "not ok - ...".
 #
 # Two halves, as vsock.sh:
@@ -107,6 +109,9 @@ fc_api() {
 	fc_req "PUT /machine-config" 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
 	fc_req "PUT /drives/rootfs (root device)" 204 PUT /drives/rootfs \
 		"{\"drive_id\": \"rootfs\", \"path_on_host\": \"$img\", \"is_root_device\": true, \"is_read_only\": false}"
+	truncate -s 4M "$O/fc-data1.img" && truncate -s 8M "$O/fc-data2.img"
+	fc_req "PUT /drives/data (a second drive)" 204 PUT /drives/data \
+		"{\"drive_id\": \"data\", \"path_on_host\": \"$O/fc-data1.img\", \"is_root_device\": false, \"is_read_only\": false}"
 	fc_req "PUT /network-interfaces/eth0" 204 PUT /network-interfaces/eth0 \
 		"{\"iface_id\": \"eth0\", \"guest_mac\": \"$FC_MAC\", \"host_dev_name\": \"fctap0\"}"
 	fc_req "InstanceStart" 204 PUT /actions '{"action_type": "InstanceStart"}'
@@ -123,6 +128,17 @@ fc_api() {
 	FC_BODY='"state":"Running"' fc_req "GET / while it runs" 200 GET /
 	FC_BODY='"iface_id":"eth0"' fc_req "GET /vm/config" 200 GET /vm/config
 	fc_req "a second InstanceStart is refused" 400 PUT /actions '{"action_type": "InstanceStart"}'
+	# The second drive's medium swapped for a bigger file: Linux's
+	# virtio_blk hears the configuration change and resizes vdb.
+	if fc_wait "$out" '^MINIVMM-ROOT-VDB-SIZE 8192$' 20; then
+		fc_req "PATCH /drives/data path_on_host (swap the medium)" 204 PATCH /drives/data \
+			"{\"drive_id\": \"data\", \"path_on_host\": \"$O/fc-data2.img\"}"
+		fc_wait "$out" '^MINIVMM-ROOT-VDB-SIZE 16384$' 20 &&
+			ok "fc the guest sees the swapped medium's size (vdb 8192 -> 16384 sectors)" ||
+			not_ok "fc the guest sees the swapped medium's size" "no MINIVMM-ROOT-VDB-SIZE 16384" "$out" "$fc_err"
+	else
+		not_ok "fc the guest has the second drive" "no MINIVMM-ROOT-VDB-SIZE 8192" "$out"
+	fi
 	fc_req "PATCH /vm Paused" 204 PATCH /vm '{"state": "Paused"}'
 	FC_BODY='"state":"Paused"' fc_req "GET / while paused" 200 GET /
 	n0=$(wc -l <"$out")
@@ -158,7 +174,7 @@ fc_api() {
 	fi
 	ip link set fctap0 down 2>/dev/null
 	ip tuntap del dev fctap0 mode tap 2>/dev/null || tunctl -d fctap0 >/dev/null 2>&1
-	rm -f "$img"
+	rm -f "$img" "$O/fc-data1.img" "$O/fc-data2.img"
 }
 
 fc_config_file() {

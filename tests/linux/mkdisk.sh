@@ -58,7 +58,16 @@ if echo "$(date +%s)" >/root/last-boot && sync; then echo "MINIVMM-ROOT-OK writa
 # minivmm_wait in the boot arguments: stay up until the VMM ends the VM
 # (tests/linux/fc.sh: pause, resume, Ctrl-Alt-Del).
 case " $(cat /proc/cmdline) " in
-*" minivmm_wait "*) echo "MINIVMM-ROOT-WAIT"; while :; do sleep 1; done ;;
+*" minivmm_wait "*)
+    echo "MINIVMM-ROOT-WAIT"
+    # A second drive's size as the guest sees it, each time it changes
+    # (fc.sh swaps its medium for a bigger one).
+    last=
+    while :; do
+        n=$(cat /sys/block/vdb/size 2>/dev/null)
+        [ -n "$n" ] && [ "$n" != "$last" ] && echo "MINIVMM-ROOT-VDB-SIZE $n" && last=$n
+        sleep 0.5
+    done ;;
 esac
 poweroff -f
 EOF
