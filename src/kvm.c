@@ -109,10 +109,11 @@ int kvm_create_vm(const struct kvm *k)
 }
 
 int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
-		   void *host)
+		   void *host, uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
+		.flags = flags,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,

@@ -22,8 +22,9 @@ void kvm_close(struct kvm *k);
 int kvm_check_cap(const struct kvm *k, long cap);
 /* Returns the VM fd or -errno. */
 int kvm_create_vm(const struct kvm *k);
+/* A memory slot; @flags: KVM_MEM_LOG_DIRTY_PAGES or 0. */
 int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
-		   void *host);
+		   void *host, uint32_t flags);
 /* Creates vCPU @id and maps its kvm_run. */
 int kvm_create_vcpu(const struct kvm *k, int vm_fd, unsigned id, int *fd,
 		    struct kvm_run **run);

@@ -122,6 +122,14 @@ static void main_fc_vm_ready(void *opaque, struct vm *vm)
 	fc->ran = true;
 	log_write(LOG_INFO, "Running minivmm v%s: the guest starts.",
 		  MINIVMM_VERSION);
+	log_write(LOG_DEBUG,
+		  "Guest memory: %llu MiB of %s, dirty page tracking %s.",
+		  (unsigned long long)(vm->mem.size >> 20),
+		  vm->opt.huge == MEM_HUGE_2M ? "2 MiB huge pages (hugetlbfs)"
+		  : vm->opt.huge == MEM_HUGE_THP
+			  ? "transparent huge pages"
+			  : "the platform's default pages",
+		  vm->opt.track_dirty ? "on" : "off");
 	metrics_attach_vm(&fc->metrics, vm);
 	if (vm_add_event(vm, fc->timer_fd, main_fc_timer, fc, NULL))
 		log_write(LOG_WARNING, "metrics: %s", err_msg());

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mman.h> /* MAP_HUGE_2MB */
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -85,6 +86,35 @@ int mem_init(struct vm_mem *m, uint64_t size)
 			-errno,
 			"cannot map %llu MiB of guest memory: %s; choose a smaller --mem",
 			(unsigned long long)(size >> 20), strerror(errno));
+	madvise(host, size, MADV_DONTDUMP);
+	return mem_layout(m, size, host);
+}
+
+int mem_init_hugetlb(struct vm_mem *m, uint64_t size)
+{
+	uint64_t pages = size >> 21;
+	void *host;
+	int ret;
+
+	if (size & (MEM_HOST_ALIGN - 1))
+		return err_set(
+			-EINVAL,
+			"huge_pages 2M: the memory size (%llu KiB) must be a multiple of 2 MiB",
+			(unsigned long long)(size >> 10));
+	ret = mem_layout(m, size, NULL);
+	if (ret)
+		return ret;
+	/* Without MAP_NORESERVE: the pages are reserved by the mmap, so a
+	 * short pool fails here. */
+	host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
+		    -1, 0);
+	if (host == MAP_FAILED)
+		return err_set(
+			-errno,
+			"huge_pages 2M: cannot map %llu MiB of 2 MiB huge pages: %s; reserve them first (echo %llu > /proc/sys/vm/nr_hugepages, or more if others use them)",
+			(unsigned long long)(size >> 20), strerror(errno),
+			(unsigned long long)pages);
 	madvise(host, size, MADV_DONTDUMP);
 	return mem_layout(m, size, host);
 }

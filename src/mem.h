@@ -28,9 +28,20 @@ struct vm_mem {
 
 /* Computes the regions for @size bytes of RAM at host address @host. */
 int mem_layout(struct vm_mem *m, uint64_t size, uint8_t *host);
+/* Which pages back guest RAM (Firecracker's machine-config huge_pages). */
+enum mem_huge {
+	MEM_HUGE_DEFAULT, /* the platform decides: THP advised for Linux */
+	MEM_HUGE_THP,	  /* transparent huge pages advised, any guest */
+	MEM_HUGE_2M,	  /* hugetlbfs 2 MiB pages, reserved when mapped */
+};
+
 /* Maps @size bytes of RAM (checked against the host), 2 MiB aligned, and
  * lays it out. */
 int mem_init(struct vm_mem *m, uint64_t size);
+/* The same from the host's pool of 2 MiB huge pages (hugetlbfs), all
+ * reserved now: a pool with too few free pages is an error here, not a
+ * SIGBUS in a running guest.  @size a multiple of 2 MiB. */
+int mem_init_hugetlb(struct vm_mem *m, uint64_t size);
 /* Asks the host to back guest RAM with transparent huge pages: fewer page
  * faults and 2 MiB KVM mappings for a guest that touches most of its RAM
  * (Linux), at the price of RSS growing in 2 MiB steps. */

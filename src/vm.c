@@ -31,7 +31,9 @@ static int vm_add_memory(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct mem_region *r = &vm->mem.regions[i];
-		int ret = kvm_set_memory(vm->fd, i, r->gpa, r->size, r->host);
+		int ret = kvm_set_memory(
+			vm->fd, i, r->gpa, r->size, r->host,
+			vm->opt.track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 
 		if (ret)
 			return ret;
@@ -222,10 +224,15 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 			      opt->cpus, vm->kvm.max_vcpus);
 		goto fail;
 	}
-	ret = mem_init(&vm->mem, opt->mem_size);
+	if (opt->huge == MEM_HUGE_2M)
+		ret = mem_init_hugetlb(&vm->mem, opt->mem_size);
+	else
+		ret = mem_init(&vm->mem, opt->mem_size);
 	if (ret)
 		goto fail;
-	if (opt->platform == VM_PLATFORM_PC)
+	if ((opt->platform == VM_PLATFORM_PC &&
+	     opt->huge == MEM_HUGE_DEFAULT) ||
+	    opt->huge == MEM_HUGE_THP)
 		mem_advise_hugepages(&vm->mem);
 	vm->fd = kvm_create_vm(&vm->kvm);
 	if (vm->fd < 0) {

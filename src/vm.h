@@ -69,6 +69,8 @@ struct vm_options {
 	const struct vsock_options *vsock; /* --vsock, or NULL */
 	bool no_seccomp;      /* --no-seccomp: threads run without filters */
 	bool api_server;      /* minivmm fc: the main thread closes the API */
+	enum mem_huge huge;   /* guest RAM's pages (fc's huge_pages) */
+	bool track_dirty;     /* KVM_MEM_LOG_DIRTY_PAGES on RAM's slots */
 	bool reboot_restarts; /* --on-reboot restart: main creates the VM
 			       * again (its seccomp filter allows that) */
 	bool main_sandboxed;  /* the main thread's filter is installed (by

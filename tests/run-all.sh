@@ -2,9 +2,9 @@
 # Runs every suite against one build directory (build, build/asan, ...):
 # unit tests, guest tests, negative tests, the seccomp sandbox, the measured
 # rate limiters, the Firecracker API, its metrics and logger, a drive's
-# medium swapped under a running guest, the boot timer.  Prints each
-# result, then one closing line "N passed, N
-# failed"; exits non-zero if anything failed.
+# medium swapped under a running guest, the boot timer, huge pages.  Prints
+# each result, then one closing line "N passed, N failed"; exits non-zero if
+# anything failed.
 set -u
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +36,8 @@ trap 'rm -f "$log"' EXIT
 	"$HERE/swap.sh" "$BUILD/minivmm" "$BUILD/guests"
 	echo "# boot timer tests ($BUILD)"
 	"$HERE/boot_timer.sh" "$BUILD/minivmm" "$BUILD/guests"
+	echo "# guest memory: huge pages, dirty page tracking ($BUILD)"
+	"$HERE/memory.sh" "$BUILD/minivmm" "$BUILD/guests"
 } 2>&1 | tee "$log"
 
 passed=$(grep -c '^ok - ' "$log")

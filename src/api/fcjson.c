@@ -827,6 +827,12 @@ int fc_vm_to_config(struct fc_vm *f, struct config *c)
 	c->vm.rng_rate = fc_rl_throttle(&f->entropy_rl);
 	c->vm.cpus = f->vcpus;
 	c->vm.mem_size = f->mem_mib << 20;
+	/* "None" keeps the platform's choice (THP advice for Linux guests,
+	 * as under minivmm run); "2M" is hugetlbfs, as in Firecracker. */
+	c->vm.huge = f->huge_pages == FC_HUGE_2M	    ? MEM_HUGE_2M
+		     : f->huge_pages == FC_HUGE_TRANSPARENT ? MEM_HUGE_THP
+							    : MEM_HUGE_DEFAULT;
+	c->vm.track_dirty = f->track_dirty_pages;
 	return net_options_check(c->nets, c->vm.nr_nets);
 }
 

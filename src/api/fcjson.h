@@ -64,8 +64,8 @@ struct fc_vm {
 	unsigned vcpus;
 	uint64_t mem_mib;
 	bool smt;
-	bool track_dirty_pages; /* kept; no dirty tracking without snapshots */
-	enum fc_huge_pages huge_pages; /* kept; guest memory is 4K pages */
+	bool track_dirty_pages; /* KVM_MEM_LOG_DIRTY_PAGES on guest RAM */
+	enum fc_huge_pages huge_pages; /* 2M: hugetlbfs; Transparent: THP */
 
 	/* How many virtio devices fit: PLATFORM_VIRTIO_SLOTS, or one less
 	 * with --boot-timer (its device takes slot 0); main sets it. */
