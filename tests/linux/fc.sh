@@ -9,9 +9,11 @@
 # /vm Paused for longer than the guest's soft-lockup threshold (20 s),
 # Resumed, and no soft-lockup report; SendCtrlAltDel ends it through the
 # i8042 (the kernel restarts, minivmm exits 0); the --metrics-path file has
-# a line from FlushMetrics and one from the end, with the drive's and the
-# interface's counters.  Then the same VM, generic PVH vmlinux, from a
-# config file with --no-api: it boots its root drive and powers off.
+# the FlushMetrics lines and one from the end, with the drive's and the
+# interface's counters; a third drive limited to 200 requests/s, read by the
+# guest all along, shows 200 IOPS (within 10%) between two metrics lines.
+# Then the same VM, generic PVH vmlinux, from a config file with --no-api: it
+# boots its root drive and powers off.
 # Prints "ok - fc ..." / "not ok - ...".
 #
 # Two halves, as vsock.sh:
@@ -105,13 +107,17 @@ fc_api() {
 	fi
 	FC_BODY='"state":"Not started"' fc_req "GET / before the start" 200 GET /
 	fc_req "PUT /boot-source" 204 PUT /boot-source \
-		'{"kernel_image_path": "cloud.bzImage", "initrd_path": "virtio-initrd", "boot_args": "console=ttyS0 quiet panic=-1 minivmm_wait"}'
+		'{"kernel_image_path": "cloud.bzImage", "initrd_path": "virtio-initrd", "boot_args": "console=ttyS0 quiet panic=-1 minivmm_wait minivmm_readvdc"}'
 	fc_req "PUT /machine-config" 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
 	fc_req "PUT /drives/rootfs (root device)" 204 PUT /drives/rootfs \
 		"{\"drive_id\": \"rootfs\", \"path_on_host\": \"$img\", \"is_root_device\": true, \"is_read_only\": false}"
 	truncate -s 4M "$O/fc-data1.img" && truncate -s 8M "$O/fc-data2.img"
 	fc_req "PUT /drives/data (a second drive)" 204 PUT /drives/data \
 		"{\"drive_id\": \"data\", \"path_on_host\": \"$O/fc-data1.img\", \"is_root_device\": false, \"is_read_only\": false}"
+	# A third drive (vdc), limited to 200 requests/s, that the guest reads.
+	truncate -s 8M "$O/fc-rate.img"
+	fc_req "PUT /drives/limited (rate_limiter ops 20 per 100 ms)" 204 PUT /drives/limited \
+		"{\"drive_id\": \"limited\", \"path_on_host\": \"$O/fc-rate.img\", \"is_root_device\": false, \"is_read_only\": true, \"rate_limiter\": {\"ops\": {\"size\": 20, \"refill_time\": 100}}}"
 	fc_req "PUT /network-interfaces/eth0" 204 PUT /network-interfaces/eth0 \
 		"{\"iface_id\": \"eth0\", \"guest_mac\": \"$FC_MAC\", \"host_dev_name\": \"fctap0\"}"
 	fc_req "InstanceStart" 204 PUT /actions '{"action_type": "InstanceStart"}'
@@ -138,6 +144,19 @@ fc_api() {
 			not_ok "fc the guest sees the swapped medium's size" "no MINIVMM-ROOT-VDB-SIZE 16384" "$out" "$fc_err"
 	else
 		not_ok "fc the guest has the second drive" "no MINIVMM-ROOT-VDB-SIZE 8192" "$out"
+	fi
+	# The limited drive's IOPS, from two metrics lines 5 s apart (the
+	# second's block_limited.read_count is the delta): within 10% of 200.
+	sleep 2
+	fc_req "FlushMetrics (rate: start)" 204 PUT /actions '{"action_type": "FlushMetrics"}'
+	sleep 5
+	fc_req "FlushMetrics (rate: end)" 204 PUT /actions '{"action_type": "FlushMetrics"}'
+	iops=$(tail -n 2 "$O/fc.metrics" | sed -n 's/^{"utc_timestamp_ms":\([0-9]*\),.*"block_limited":{[^}]*"read_count":\([0-9]*\).*/\1 \2/p' |
+		awk 'NR == 1 { t = $1 } NR == 2 { if ($1 > t) printf "%.1f", $2 / (($1 - t) / 1000) }')
+	if [ -n "$iops" ] && awk -v r="$iops" 'BEGIN { exit !(r > 180 && r < 220) }'; then
+		ok "fc a rate-limited drive holds its limit: $iops IOPS read, limit 200 (within 10%)"
+	else
+		not_ok "fc a rate-limited drive holds its limit" "'$iops' IOPS, limit 200" "$O/fc.metrics"
 	fi
 	fc_req "PATCH /vm Paused" 204 PATCH /vm '{"state": "Paused"}'
 	FC_BODY='"state":"Paused"' fc_req "GET / while paused" 200 GET /
@@ -166,7 +185,7 @@ fc_api() {
 	# One line from FlushMetrics, one at the end; the root drive's reads
 	# (the guest booted from it) in the first.
 	n0=$(grep -c '^{"utc_timestamp_ms":' "$O/fc.metrics" 2>/dev/null)
-	if [ "${n0:-0}" -ge 2 ] && grep -q '"block_rootfs":{[^}]*"read_bytes":[1-9]' "$O/fc.metrics" &&
+	if [ "${n0:-0}" -ge 4 ] && grep -q '"block_rootfs":{[^}]*"read_bytes":[1-9]' "$O/fc.metrics" &&
 		grep -q '"net_eth0":{' "$O/fc.metrics"; then
 		ok "fc metrics: $n0 lines, the root drive's reads and eth0 counted"
 	else
@@ -174,7 +193,7 @@ fc_api() {
 	fi
 	ip link set fctap0 down 2>/dev/null
 	ip tuntap del dev fctap0 mode tap 2>/dev/null || tunctl -d fctap0 >/dev/null 2>&1
-	rm -f "$img" "$O/fc-data1.img" "$O/fc-data2.img"
+	rm -f "$img" "$O/fc-data1.img" "$O/fc-data2.img" "$O/fc-rate.img"
 }
 
 fc_config_file() {
