@@ -1554,9 +1554,11 @@ static void test_tap(void **state)
 	}
 
 	/* The tap's carrier came on when the device opened it, but the
-	 * kernel applies that (linkwatch) up to a second later; until then
-	 * its answers are dropped.  Wait for IFF_RUNNING (oper up). */
-	for (int tries = 0; tries < 500; tries++) {
+	 * kernel applies that (linkwatch) up to a second later, and much
+	 * later when network namespaces torn down by earlier tests hold the
+	 * RTNL lock (CI failed at 5 s); until then its answers are dropped.
+	 * Wait for IFF_RUNNING (oper up), 30 s at most. */
+	for (int tries = 0; tries < 3000; tries++) {
 		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		struct ifreq ifr = {0};
 		bool running = false;
@@ -1579,7 +1581,7 @@ static void test_tap(void **state)
 	CHAIN(f, &f->tx, R(TX_BUF, HS + 42));
 	f->ops->queue_notify(&f->vd, NET_TXQ);
 	assert_int_equal(stats(f)->tx_frames, 1);
-	for (int tries = 0; tries < 50 && !stats(f)->rx_frames; tries++) {
+	for (int tries = 0; tries < 150 && !stats(f)->rx_frames; tries++) {
 		struct pollfd pf = {.fd = f->vd.fd[0], .events = POLLIN};
 
 		poll(&pf, 1, 100);
@@ -1607,7 +1609,7 @@ static void test_tap(void **state)
 		f->ops->queue_notify(&f->vd, NET_TXQ);
 		assert_int_equal(stats(f)->tx_frames, 2);
 		assert_int_equal(drops(f, NET_DROP_TX_ERROR), 0);
-		for (int tries = 0; tries < 50 && stats(f)->rx_frames < 2;
+		for (int tries = 0; tries < 150 && stats(f)->rx_frames < 2;
 		     tries++) {
 			struct pollfd pf = {.fd = f->vd.fd[0],
 					    .events = POLLIN};
