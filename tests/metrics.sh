@@ -14,49 +14,14 @@ MINIVMM=$1
 G=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-U=http://localhost
+FC_TIMEOUT=60
+. "$HERE/fc_lib.sh"
 BLK=$G/virtio_blk.elf
 
 if ! command -v jq >/dev/null; then
 	not_ok "metrics: jq" "jq is not installed (scripts/setup.sh installs it)"
 	exit 0
 fi
-
-fc_start() {
-	local name=$1
-	shift
-	sock=$T_TMP/$name.sock
-	timeout -k 5 60 "$MINIVMM" fc --api-sock "$sock" "$@" \
-		>"$T_TMP/$name.out" 2>"$T_TMP/$name.err" </dev/null &
-	fc_pid=$!
-	for _ in $(seq 200); do
-		[ -S "$sock" ] && return 0
-		sleep 0.05
-	done
-	not_ok "$name: socket" "no socket after 10 s: $(head -c 300 "$T_TMP/$name.err")"
-}
-
-call() {
-	local args=(-s -m 10 --unix-socket "$sock" -X "$1" -o "$T_TMP/resp" -w '%{http_code}')
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-	code=$(curl "${args[@]}" "$U$2") || true
-	resp=$(cat "$T_TMP/resp" 2>/dev/null)
-	rm -f "$T_TMP/resp"
-}
-
-# expect NAME CODE PATTERN METHOD PATH [BODY]
-expect() {
-	local name=$1 want=$2 pat=$3
-	shift 3
-	call "$@"
-	if [ "$code" != "$want" ]; then
-		not_ok "$name" "HTTP $code, expected $want: $resp"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$resp"; then
-		not_ok "$name" "body lacks /$pat/: $resp"
-	else
-		ok "$name"
-	fi
-}
 
 # check NAME FILE JQ-EXPR: the last line of FILE makes JQ-EXPR true.
 check() {
@@ -92,7 +57,7 @@ expect "FlushMetrics before a path" 400 "metrics system is not initialized" PUT 
 expect "PUT /logger" 204 "" PUT /logger '{"log_path": "'"$L"'", "level": "Debug", "show_level": true}'
 expect "PUT /metrics" 204 "" PUT /metrics '{"metrics_path": "'"$M"'"}'
 expect "PUT /metrics again" 400 "Reinitialization of metrics not allowed." PUT /metrics '{"metrics_path": "'"$T_TMP/m2.json"'"}'
-expect "GET /" 200 "" GET /
+expect "GET /" 200 '"state":' GET /
 expect "FlushMetrics" 204 "" PUT /actions '{"action_type": "FlushMetrics"}'
 [ "$(lines "$M")" = 1 ] && ok "FlushMetrics wrote one line" || not_ok "FlushMetrics wrote one line" "$(lines "$M") lines"
 check "the line has the API's counters" "$M" '.get_api_requests.instance_info_count == 1 and .put_api_requests.metrics_count == 2 and .put_api_requests.metrics_fails == 1 and .put_api_requests.logger_count == 1 and .put_api_requests.actions_fails == 1'
@@ -120,9 +85,9 @@ grep -q '\[mvm-1:main:INFO\] Vmm is stopping\.$' "$L" && ok "log: the main threa
 # --- --log-path and --level; the level changed with PUT /logger ---
 L=$T_TMP/l2.log
 fc_start m2 --log-path "$L" --level debug
-expect "GET / logged" 200 "" GET /
+expect "GET / logged" 200 '"state":' GET /
 expect "PUT /logger Warning" 204 "" PUT /logger '{"log_path": "'"$L"'", "level": "Warning"}'
-expect "GET /version" 200 "" GET /version
+expect "GET /version" 200 '"firecracker_version":' GET /version
 expect "bad level" 400 "level" PUT /logger '{"level": "Loud"}'
 kill -TERM "$fc_pid"
 wait "$fc_pid" || true

@@ -16,52 +16,8 @@ MINIVMM=$1
 G=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
+. "$HERE/fc_lib.sh"
 GUEST=$G/virtio_blk_swap.elf
-U=http://localhost
-
-fc_start() {
-	local name=$1
-	shift
-	sock=$T_TMP/$name.sock
-	timeout -k 5 120 "$MINIVMM" fc --api-sock "$sock" "$@" \
-		>"$T_TMP/$name.out" 2>"$T_TMP/$name.err" </dev/null &
-	fc_pid=$!
-	for _ in $(seq 200); do
-		[ -S "$sock" ] && return 0
-		sleep 0.05
-	done
-	not_ok "$name: socket" "no socket after 10 s: $(head -c 300 "$T_TMP/$name.err")"
-}
-
-call() {
-	local args=(-s -m 10 --unix-socket "$sock" -X "$1" -o "$T_TMP/resp" -w '%{http_code}')
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-	code=$(curl "${args[@]}" "$U$2") || true
-	resp=$(cat "$T_TMP/resp" 2>/dev/null)
-	rm -f "$T_TMP/resp"
-}
-
-# expect NAME CODE PATTERN METHOD PATH [BODY]
-expect() {
-	local name=$1 want=$2 pat=$3
-	shift 3
-	call "$@"
-	if [ "$code" != "$want" ]; then
-		not_ok "$name" "HTTP $code, expected $want: $resp"
-	elif [ -z "$pat" ] && [ -n "$resp" ]; then
-		not_ok "$name" "unexpected body: $resp"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$resp"; then
-		not_ok "$name" "body lacks /$pat/: $resp"
-	else
-		ok "$name"
-	fi
-}
-
-fault() {
-	local name=$1 pat=$2
-	shift 2
-	expect "$name" 400 "^\\{\"fault_message\": ?\".*$pat" "$@"
-}
 
 # image FILE SECTORS BYTE: SECTORS sectors of BYTE (octal escape).
 image() {
