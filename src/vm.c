@@ -162,8 +162,6 @@ static int vm_create_virtio(struct vm *vm)
 			ret = vm_add_virtio(vm, &virtio_rng_ops, r,
 					    vm_rng_destroy, "rng0",
 					    SANDBOX_IO_RNG);
-		else
-			virtio_rng_destroy(r);
 	}
 	return ret;
 }
