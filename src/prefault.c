@@ -304,6 +304,7 @@ static void *prefault_thread(void *opaque)
 {
 	struct prefault *pf = opaque;
 
+	pthread_setname_np(pthread_self(), "prefault");
 	if (sandbox_apply(&pf->sandbox, SANDBOX_PREFAULT)) {
 		fprintf(stderr, "minivmm: prefault: %s\n", err_msg());
 		return NULL;

@@ -405,6 +405,9 @@ void *vcpu_thread(void *arg)
 	sigset_t kick;
 	int ret;
 
+	/* Its name in ps, top -H and /proc (prctl, before the filter). */
+	snprintf(c->name, sizeof(c->name), "fc_vcpu %u", c->id);
+	pthread_setname_np(pthread_self(), c->name);
 	/* The filter first, then wait for the main thread's: no guest code
 	 * runs before every thread is sandboxed. */
 	ret = sandbox_apply(&vm->sandbox, SANDBOX_VCPU);
@@ -421,7 +424,6 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	snprintf(c->name, sizeof(c->name), "fc_vcpu %u", c->id);
 	log_set_thread(c->name);
 
 	while (!vm_is_stopping(vm)) {

@@ -356,8 +356,8 @@ static void api_server_completed(void *cls, struct MHD_Connection *conn,
 	}
 }
 
-/* The API thread.  The seccomp filter for it goes at the top of this
- * function (issue 11, item 7).  What it calls, through libmicrohttpd,
+/* The API thread.  It installs its seccomp filter (rules_api in
+ * src/host/sandbox.c) before anything else.  What it calls, through libmicrohttpd,
  * jansson, glibc and minivmm's own code:
  *   poll, epoll_wait, epoll_ctl, epoll_create1 (MHD's epoll set, at start),
  *   accept4, recvfrom/read, sendto/sendmsg/write/writev, shutdown,
@@ -367,10 +367,8 @@ static void api_server_completed(void *cls, struct MHD_Connection *conn,
  *   clock_gettime (MHD's timeouts, vm_pause's deadline),
  *   mmap, munmap, mremap, brk, madvise (malloc for bodies and JSON),
  *   newfstatat/stat/lstat (fc_put_* check that paths exist),
- *   tgkill, getpid (vm_pause kicks the vCPU threads),
- *   clone3/clone, mprotect, rt_sigprocmask, set_robust_list, rseq
- *   (vm_resume restarts the virtio I/O threads with pthread_create),
- *   and futex again for pthread_join (vm_pause joins them). */
+ *   tgkill, getpid (vm_pause kicks the vCPU threads; the I/O threads
+ *   park in place, so it starts no thread). */
 static void *api_server_thread(void *arg)
 {
 	struct api_server *s = arg;
@@ -378,6 +376,7 @@ static void *api_server_thread(void *arg)
 		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	int ep = info ? info->epoll_fd : -1;
 
+	pthread_setname_np(pthread_self(), "fc_api");
 	log_set_thread("fc_api");
 	/* Its own filter before it reads a byte from a client (rules_api in
 	 * src/host/sandbox.c): created before vm_run, it has no other. */

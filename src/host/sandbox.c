@@ -137,6 +137,7 @@ static const struct sandbox_rule rules_create[] = {
 	ANY(rt_sigaction), /* vcpu_kick_init */
 	ANY(seccomp),	   /* a new thread installs its filter */
 	ARG(prctl, 0, PR_SET_NO_NEW_PRIVS),
+	ARG(prctl, 0, PR_SET_NAME), /* a new thread names itself */
 	IOCTL(KVM_GET_API_VERSION),
 	IOCTL(KVM_GET_VCPU_MMAP_SIZE),
 	IOCTL(KVM_CHECK_EXTENSION),

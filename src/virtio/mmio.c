@@ -600,7 +600,11 @@ static bool virtio_mmio_park(struct virtio_dev *vd)
 static void *virtio_mmio_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
+	char name[16];
 
+	/* "io vda", "io eth0": its name in ps and top -H, before the filter. */
+	snprintf(name, sizeof(name), "io %s", vd->ctx.id);
+	pthread_setname_np(pthread_self(), name);
 	log_set_thread(vd->ctx.id);
 	vd->sandbox_ret = sandbox_apply(&vd->ctx.sandbox, vd->ctx.sandbox_kind);
 	if (vd->sandbox_ret)

@@ -80,10 +80,22 @@ statuses() {
 	else
 		ok "$name ($n threads:$seen${tsan_spared:+; one at 0: the TSan background thread})"
 	fi
+	LAST_SEEN=$seen
 }
 
 statuses seccomp-every-thread 2
 statuses seccomp-every-thread-prefault 2 --prefault ahead --mem 1G
+# Each thread is named for what it runs (ps -L, top -H, /proc/TID/comm).
+missing=""
+for want in "fc_vcpu 0" "fc_vcpu 1" "io vda" "io vdb" "io rng0" "io vsock0" \
+	prefault ${NET:+"io eth0"}; do
+	case "$LAST_SEEN" in *" $want:"*) ;; *) missing="$missing '$want'" ;; esac
+done
+if [ -n "$missing" ]; then
+	not_ok "thread-names" "no thread named$missing among:$LAST_SEEN"
+else
+	ok "thread-names"
+fi
 statuses no-seccomp-every-thread 0 --no-seccomp
 
 # --on-reboot restart with every device: each boot creates the VM (KVM,
