@@ -29,6 +29,7 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-blk
 	FIFO=/tmp/blk.fifo
 	mkdir -p $O
 	. ./hold.sh
+	. ./bench_lib.sh
 	hold_vms cloud.bzImage # left stopped at the end: see hold.sh
 	dd if=/dev/zero of=$IMG bs=1048576 count=$IMG_MIB 2>/dev/null || {
 		echo "# cannot make $IMG"
@@ -116,38 +117,12 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-blk
 		echo "# $1 threads (name:CPUs) during randread:$(cat "$O/$1-0.threads" 2>/dev/null)"
 		grep -v '^$\|^pio ' "$O/$1-0.err" | sed 's/^/# '"$1"' stderr: /'
 	}
-	FAILED=0 # a run that failed makes the session's status 1
-	: >$O/results
-	one minivmm 0 && show minivmm
-	one qemu 0 && show qemu
-	: >$O/results
-	for ((i = 1; i <= RUNS; i++)); do
-		if ((i % 2)); then
-			one minivmm $i
-			one qemu $i
-		else
-			one qemu $i
-			one minivmm $i
-		fi
-	done
-	# median VMM TEST EXPR: median over the runs of EXPR (awk, on $4 bytes,
-	# $5 ns, $6 and $7 cpu ticks), runs with a missing value left out.
-	median() {
-		awk -v v="$1" -v t="$2" '$1 == v && $3 == t && $4 >= 0 && $5 >= 0 && $6 >= 0 && $7 >= 0 { print '"$3"' }' $O/results |
-			sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : -1 }'
-	}
-	row() { # row METRIC TEST EXPR FORMAT TARGET
-		local a b
-		a=$(median minivmm "$2" "$3") b=$(median qemu "$2" "$3")
-		awk -v n="$1" -v a="$a" -v b="$b" -v f="$4" -v t="$5" 'BEGIN {
-			r = (b + 0 > 0 && a >= 0) ? sprintf("%.2fx", a / b) : "-"
-			printf "BENCH| %-40s %10s %12s %7s  %s\n", n, a < 0 ? "-" : sprintf(f, a), b < 0 ? "-" : sprintf(f, b), r, t }'
-	}
+	bench_runs
 	# shellcheck disable=SC2016 # awk expressions
 	MIBPS='$4 / 1048576 / ($5 / 1e9)' IOPS='$4 / 4096 / ($5 / 1e9)'
 	CPU="\$6 * 1000 / $HZ / (\$4 / 1073741824)" HCPU="\$7 * 1000 / $HZ / (\$4 / 1073741824)" # ms per GiB
 	echo "BENCH| virtio-blk, cloud bzImage, 256M, 1 vCPU pinned, ${IMG_MIB} MiB image in the vmhost's tmpfs, median of $RUNS"
-	printf 'BENCH| %-40s %10s %12s %7s  %s\n' metric minivmm "QEMU microvm" ratio target
+	table_line metric minivmm "QEMU microvm" ratio target
 	row "seq read 1 MiB O_DIRECT (MiB/s)" seqread "$MIBPS" %.0f ">= 1.00x"
 	row "seq write 1 MiB O_DIRECT (MiB/s)" seqwrite "$MIBPS" %.0f ">= 1.00x"
 	row "rand read 4 KiB O_DIRECT QD1 (IOPS)" randread "$IOPS" %.0f ">= 1.00x"
@@ -161,7 +136,7 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-blk
 	row "peak RSS, VmHWM (KiB)" rss '$4' %d "-"
 	# shellcheck disable=SC2016
 	a=$(median minivmm beyond '$4')
-	printf 'BENCH| %-40s %10s %12s %7s  %s\n' "RSS beyond guest RAM touched (KiB)" "$a" - - "< 4096 KiB"
+	table_line "RSS beyond guest RAM touched (KiB)" "$a" - - "< 4096 KiB"
 	rm -f $IMG
 	exit $FAILED
 fi
@@ -178,6 +153,7 @@ STAGE=$LINUX_TOP/build/linux/bench-blk
 LOG=$LINUX_TOP/build/linux/bench-blk.log
 linux_prepare "$MINIVMM" "$STAGE" >/dev/null || exit 1
 cp "$HERE/blk.sh" "$STAGE/blk.sh"
+cp "$HERE/vmhost_lib.sh" "$STAGE/bench_lib.sh"
 rm -f "$STAGE/cloud.vmlinux" "$STAGE"/generic.* "$STAGE/initrd" # only cloud.bzImage is booted
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -189,15 +165,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-# The modules (mkinitrd.sh --modules-from), as the default /init loads them.
-kmods=/lib/modules/$(uname -r)
-if [ -s "$kmods/load-order" ]; then
-    while read -r m; do
-        if e=$(insmod "$kmods/$m.ko" 2>&1); then mods="$mods $m"; else
-            case "$e" in *"File exists"*) ;; *) echo "MINIVMM-MODULE-FAIL $m: $e" ;; esac
-        fi
-    done <"$kmods/load-order"
-fi
+. /lib/load-modules.sh # mkinitrd.sh's, as the default /init loads them
 echo "modules:$mods"
 echo "MINIVMM-GUEST-INIT-OK"
 args=256,5

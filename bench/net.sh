@@ -46,6 +46,7 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-net
 	BYTES=$((MIB * 1048576))
 	mkdir -p $O
 	. ./hold.sh
+	. ./bench_lib.sh
 	hold_vms cloud.bzImage # left stopped at the end: see hold.sh
 	# The vmhost's /init loads kvm only: the tap and vhost-vsock modules.
 	for m in tun vhost_iotlb vhost vsock vmw_vsock_virtio_transport_common vhost_vsock; do
@@ -67,7 +68,9 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-net
 		local vmm=$1 i=$2 f=$O/$1-$2 pid wd line st status t bg w ws vh workers=
 		local -A c0=() g0=()
 		rm -f $FIFO "$UDS" "${UDS}_5003" && mkfifo $FIFO
-		: >"$f.out" >"$f.cpu" >"$f.host"
+		: >"$f.out"
+		: >"$f.cpu"
+		: >"$f.host"
 		./netbench h_tcp_tx recv tcp:169.254.10.1:5001 >>"$f.host" 2>&1 &
 		bg=($!)
 		if [ "$vmm" = minivmm ]; then
@@ -185,38 +188,12 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-net
 		sed -n 's/^DMESG /# '"$1"' guest dmesg: /p' "$O/$1-0.out"
 		grep -v '^$\|^pio \|^mmio \|^bus \|^exit reason\|^[a-z_]* *[0-9]* *[0-9.]* *[0-9]*$' "$O/$1-0.err" | sed 's/^/# '"$1"' stderr: /'
 	}
-	FAILED=0 # a run that failed makes the session's status 1
-	: >$O/results
-	one minivmm 0 && show minivmm
-	one qemu 0 && show qemu
-	: >$O/results
-	for ((i = 1; i <= RUNS; i++)); do
-		if ((i % 2)); then
-			one minivmm $i
-			one qemu $i
-		else
-			one qemu $i
-			one minivmm $i
-		fi
-	done
-	# median VMM TEST EXPR: median over the runs of EXPR (awk, on $4 bytes,
-	# $5 ns, $6 and $7 cpu ticks), runs with a missing value left out.
-	median() {
-		awk -v v="$1" -v t="$2" '$1 == v && $3 == t && $4 >= 0 && $5 >= 0 && $6 >= 0 && $7 >= 0 { print '"$3"' }' $O/results |
-			sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : -1 }'
-	}
-	row() { # row METRIC TEST EXPR FORMAT TARGET
-		local a b
-		a=$(median minivmm "$2" "$3") b=$(median qemu "$2" "$3")
-		awk -v n="$1" -v a="$a" -v b="$b" -v f="$4" -v t="$5" 'BEGIN {
-			r = (b + 0 > 0 && a >= 0) ? sprintf("%.2fx", a / b) : "-"
-			printf "BENCH| %-40s %10s %12s %7s  %s\n", n, a < 0 ? "-" : sprintf(f, a), b < 0 ? "-" : sprintf(f, b), r, t }'
-	}
+	bench_runs
 	# shellcheck disable=SC2016 # awk expressions
 	MIBPS='$4 / 1048576 / ($5 / 1e9)'
 	CPU="\$6 * 1000 / $HZ / (\$4 / 1073741824)" HCPU="\$7 * 1000 / $HZ / (\$4 / 1073741824)" # ms per GiB
 	echo "BENCH| virtio-net (tap, QEMU vhost=off) and virtio-vsock (QEMU vhost-vsock, its worker pinned too), cloud bzImage, 256M, 1 vCPU, the VMM pinned to one CPU, $MIB MiB per stream, median of $RUNS"
-	printf 'BENCH| %-40s %10s %12s %7s  %s\n' metric minivmm "QEMU microvm" ratio target
+	table_line metric minivmm "QEMU microvm" ratio target
 	row "TCP guest -> host (MiB/s)" tcp_tx "$MIBPS" %.0f ">= 1.00x"
 	row "TCP host -> guest (MiB/s)" tcp_rx "$MIBPS" %.0f ">= 1.00x"
 	# shellcheck disable=SC2016
@@ -232,9 +209,9 @@ if [ "${VMHOST:-}" = 1 ]; then # inside the vmhost, cwd /work/bench-net
 	row "  without guest time, vsock g -> h" vsock_tx "$HCPU" %.0f "-"
 	row "  without guest time, vsock h -> g" vsock_rx "$HCPU" %.0f "-"
 	# shellcheck disable=SC2016
-	printf 'BENCH| %-40s %10s %12s %7s  %s\n' "minivmm average frame, guest -> tap (B)" "$(median minivmm txframe '$4')" - - "TSO: > 1514"
+	table_line "minivmm average frame, guest -> tap (B)" "$(median minivmm txframe '$4')" - - "TSO: > 1514"
 	# shellcheck disable=SC2016
-	printf 'BENCH| %-40s %10s %12s %7s  %s\n' "minivmm average frame, tap -> guest (B)" "$(median minivmm rxframe '$4')" - - "TSO: > 1514"
+	table_line "minivmm average frame, tap -> guest (B)" "$(median minivmm rxframe '$4')" - - "TSO: > 1514"
 	exit $FAILED
 fi
 
@@ -251,6 +228,7 @@ STAGE=$LINUX_TOP/build/linux/bench-net
 LOG=$LINUX_TOP/build/linux/bench-net.log
 linux_prepare "$MINIVMM" "$STAGE" >/dev/null || exit 1
 cp "$HERE/net.sh" "$STAGE/net.sh"
+cp "$HERE/vmhost_lib.sh" "$STAGE/bench_lib.sh"
 cp "$NETBENCH" "$STAGE/netbench"
 rm -f "$STAGE/cloud.vmlinux" "$STAGE"/generic.* "$STAGE/initrd" # only cloud.bzImage is booted
 for m in drivers/net/tun drivers/vhost/vhost_iotlb drivers/vhost/vhost net/vmw_vsock/vsock \
@@ -274,14 +252,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-kmods=/lib/modules/$(uname -r)
-if [ -s "$kmods/load-order" ]; then
-    while read -r m; do
-        if e=$(insmod "$kmods/$m.ko" 2>&1); then mods="$mods $m"; else
-            case "$e" in *"File exists"*) ;; *) echo "MINIVMM-MODULE-FAIL $m: $e" ;; esac
-        fi
-    done <"$kmods/load-order"
-fi
+. /lib/load-modules.sh # mkinitrd.sh's, as the default /init loads them
 echo "modules:$mods"
 echo "MINIVMM-GUEST-INIT-OK"
 args=

@@ -37,7 +37,7 @@ extract_vmlinux() {
 
 # linux_prepare MINIVMM STAGE: fills directory STAGE (symlinks) with
 # minivmm, the kernels (cloud|generic).{bzImage,vmlinux}, initrd, marktime,
-# hold.sh and bin/ (bash and the coreutils the scripts use; busybox lacks some
+# hold.sh, scenario_lib.sh and bin/ (bash and the coreutils the scripts use; busybox lacks some
 # options), then sets LINUX_FILES to the vmhost.sh -f arguments.
 linux_prepare() {
 	local minivmm=$1 stage=$2 cache f
@@ -59,6 +59,7 @@ linux_prepare() {
 	ln -s "$cache/linux-test-initrd.cpio.gz" "$stage/initrd"
 	ln -s "$LINUX_TOP/build/linux/marktime" "$stage/marktime"
 	ln -s "$LINUX_HERE/hold.sh" "$stage/hold.sh"
+	ln -s "$LINUX_HERE/scenario_lib.sh" "$stage/scenario_lib.sh"
 	for f in bash env date timeout; do
 		ln -s "$(command -v "$f")" "$stage/bin/$f"
 	done

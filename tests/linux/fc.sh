@@ -39,21 +39,8 @@ if [ "${1:-}" = --prepare ]; then
 	exit 0
 fi
 
-if ! declare -F ok >/dev/null; then
-	# Run alone: scenarios.sh's set-up and helpers (see there for why).
-	set -u
-	T_BOOT=${T_BOOT:-150}
-	O=$(mktemp -d)
-	PIN="taskset 1"
-	trap 'rm -rf "$O"' EXIT
-	ok() { echo "ok - $1"; }
-	not_ok() {
-		local f
-		echo "not ok - $1: $2"
-		shift 2
-		for f in "$@"; do tr -d '\r' <"$f" | tail -n 25 | sed 's/^/#   /'; done
-	}
-fi
+# Run alone: scenarios.sh's set-up and helpers.
+declare -F boot >/dev/null || . ./scenario_lib.sh
 
 FC_PAUSE_S=${FC_PAUSE_S:-25} # the soft-lockup watchdog reports after 20 s
 FC_MAC=06:00:a9:fe:0c:02

@@ -41,45 +41,9 @@ if [ "${1:-}" = --prepare ]; then
 	exit 0
 fi
 
-if ! declare -F boot >/dev/null; then
-	# Run alone: scenarios.sh's set-up and helpers (see there for why).
-	set -u
-	T_BOOT=${T_BOOT:-150}
-	MARK=MINIVMM-GUEST-INIT-OK
-	O=$(mktemp -d)
-	BASE="console=ttyS0 quiet panic=-1"
-	PIN="taskset 1"
-	. ./hold.sh
-	hold_vms cloud.bzImage
-	trap 'rm -rf "$O"' EXIT
-	ok() { echo "ok - $1"; }
-	not_ok() {
-		local f
-		echo "not ok - $1: $2"
-		shift 2
-		for f in "$@"; do tr -d '\r' <"$f" | tail -n 25 | sed 's/^/#   /'; done
-	}
-	now_ms() { echo $(($(date +%s%N) / 1000000)); }
-	boot() {
-		local name=$1 t0 try
-		shift
-		out=$O/$name.out err=$O/$name.err
-		for try in 1 2; do
-			status=0
-			t0=$(now_ms)
-			timeout -k 5 "$T_BOOT" $PIN ./minivmm run --stats "$@" </dev/null >"$out.raw" 2>"$err" || status=$?
-			tr -d '\r' <"$out.raw" >"$out"
-			echo "# $name: status $status after $(($(now_ms) - t0)) ms"
-			[ "$status" = 124 ] && ! grep -q "$MARK" "$out" && [ "$try" = 1 ] || break
-			echo "# $name hung; the end of its output, and its vCPUs:"
-			tail -n 3 "$out" | sed 's/^/#   /'
-			grep -E '^(vcpu [0-9]+:|the VM ended)' "$err" | sed 's/^/#   /'
-			echo "# booting $name once more"
-		done
-	}
-fi
+# Run alone: scenarios.sh's set-up and helpers.
+declare -F boot >/dev/null || . ./scenario_lib.sh
 
-NET_INITRD=virtio-initrd
 NET_MB=${NET_MB:-64}
 NET_T_BOOT=${NET_T_BOOT:-600}
 
@@ -125,26 +89,6 @@ n_unlisten() {
 	kill "$NC_UP" "$NC_DOWN" 2>/dev/null
 	wait "$NC_UP" "$NC_DOWN" 2>/dev/null
 	exec 7>&-
-}
-
-# n_boot NAME KERNEL CMDLINE-TAIL MINIVMM-ARGS...: as virtio.sh's v_boot.
-n_boot() {
-	local name=$1 kernel=$2 tail=$3 bad
-	shift 3
-	boot "$name" --kernel "$kernel" --initrd "$NET_INITRD" --cmdline "$BASE $tail" "$@"
-	if [ "$status" != 0 ] || ! grep -q "$MARK" "$out"; then
-		not_ok "$name" "status $status" "$out" "$err"
-		return 1
-	fi
-	bad=$(grep -E '^MINIVMM-[A-Z]+-FAIL' "$out" | head -n 3 | tr '\n' ';')
-	if [ -n "$bad" ]; then
-		not_ok "$name" "$bad" "$out"
-		return 1
-	fi
-	if ! grep -q "^the VM ended: guest power-off (ACPI)" "$err"; then
-		not_ok "$name" "no ACPI power-off" "$out" "$err"
-		return 1
-	fi
 }
 
 # n_ifcheck NAME MAC MTU PEER: the guest brought the interface up with
@@ -220,7 +164,7 @@ else
 				continue
 			fi
 			n_listen
-			if T_BOOT=$NET_T_BOOT n_boot "$name" "$kernel" \
+			if T_BOOT=$NET_T_BOOT v_boot "$name" "$kernel" \
 				"guest_test=net net_if=$MAC0,169.254.10.2/24,169.254.10.1 net_tcp=169.254.10.1 net_mb=$NET_MB" \
 				--mem 512M --net "tap=mvnet0,mac=$MAC0,mtu=$mtu"; then
 				n_ifcheck "$name" "$MAC0" "$mtu" 169.254.10.1
@@ -236,7 +180,7 @@ else
 		# Two interfaces at once, the MTU from each tap (no mtu=).
 		name=$k-two
 		if n_tap mvnet0 1500 169.254.10.1/24 && n_tap mvnet1 9000 169.254.11.1/24; then
-			if n_boot "$name" "$kernel" \
+			if v_boot "$name" "$kernel" \
 				"guest_test=net net_if=$MAC0,169.254.10.2/24,169.254.10.1 net_if=$MAC1,169.254.11.2/24,169.254.11.1" \
 				--net "tap=mvnet0,mac=$MAC0" --net "tap=mvnet1,mac=$MAC1"; then
 				n_ifcheck "$name" "$MAC0" 1500 169.254.10.1

@@ -3,58 +3,7 @@
 # from the staged directory: every boot in sequence, each bounded by timeout;
 # prints "ok - NAME" / "not ok - NAME: why", and "# ..." notes.
 set -u
-T_BOOT=${T_BOOT:-150}
-MARK=MINIVMM-GUEST-INIT-OK
-O=$(mktemp -d)
-BASE="console=ttyS0 quiet panic=-1"
-# Every Linux guest runs on vmhost CPU 0 (taskset 1), so all its vCPUs run on
-# one QEMU TCG thread.  Spread over both vmhost CPUs, the PVH cloud kernel
-# with 4 vCPUs and 3584M, booted 99 times over two vmhost sessions, reset
-# once by a triple fault of vCPU 1 during its boot, hung once before its
-# init, and froze the vmhost once; pinned: 100 of 100 clean (a one-CPU
-# vmhost: 60 of 60).  Taken to be QEMU 7.2's multi-threaded TCG running code
-# that another vCPU is patching, like the vmhost freeze in common.sh.
-# Guests still get 1, 2 and 4 vCPUs; the raw-guest suite below and the boot
-# benchmark run unpinned.
-PIN="taskset 1"
-. ./hold.sh
-hold_vms cloud.bzImage
-trap 'rm -rf "$O"' EXIT # the held VMs stay: see hold.sh
-
-ok() { echo "ok - $1"; }
-# not_ok NAME WHY [FILE...]: also shows the end of each FILE as "#   " lines.
-not_ok() {
-	local f
-	echo "not ok - $1: $2"
-	shift 2
-	for f in "$@"; do tr -d '\r' <"$f" | tail -n 25 | sed 's/^/#   /'; done
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# boot NAME ARGS...: runs minivmm with stdin from /dev/null; sets $status,
-# $out (stdout, CRs stripped) and $err.  A boot that hangs until T_BOOT
-# without reaching init is shown (the end of its output and where its vCPUs
-# were) and booted once more; a second hang fails.  Hangs seen: 1 in 99
-# boots unpinned, 1 in about 190 pinned (generic.vmlinux-4cpu-1024M in a CI
-# run; 0 in 80 boots of it in a loop): not reproduced, so taken to be the
-# test bed's until shown otherwise.
-boot() {
-	local name=$1 t0 try
-	shift
-	out=$O/$name.out err=$O/$name.err
-	for try in 1 2; do
-		status=0
-		t0=$(now_ms)
-		timeout -k 5 "$T_BOOT" $PIN ./minivmm run --stats "$@" </dev/null >"$out.raw" 2>"$err" || status=$?
-		tr -d '\r' <"$out.raw" >"$out"
-		echo "# $name: status $status after $(($(now_ms) - t0)) ms"
-		[ "$status" = 124 ] && ! grep -q "$MARK" "$out" && [ "$try" = 1 ] || break
-		echo "# $name hung; the end of its output, and its vCPUs:"
-		tail -n 3 "$out" | sed 's/^/#   /'
-		grep -E '^(vcpu [0-9]+:|the VM ended)' "$err" | sed 's/^/#   /'
-		echo "# booting $name once more"
-	done
-}
+. ./scenario_lib.sh
 
 # field NAME: the value of init's "NAME: ..." line in $out.
 field() { sed -n "s/^$1: //p" "$out" | head -n1; }

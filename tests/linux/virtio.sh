@@ -13,7 +13,7 @@
 #     this script to STAGE;
 #   in the vmhost, from STAGE: sourced by scenarios.sh (`. ./virtio.sh`: it
 #     uses scenarios.sh's boot, ok, not_ok, $O, $BASE, $PIN, $MARK, $T_BOOT),
-#     or alone (`bash ./virtio.sh`: the same helpers are defined here).
+#     or alone (`bash ./virtio.sh`: then it sources scenario_lib.sh).
 # VIRTIO_KERNELS: kernel files to run every case with (default: the cloud
 # bzImage and the generic PVH vmlinux: both kernels, both entries).
 
@@ -34,43 +34,8 @@ if [ "${1:-}" = --prepare ]; then
 	exit 0
 fi
 
-if ! declare -F boot >/dev/null; then
-	# Run alone: scenarios.sh's set-up and helpers (see there for why).
-	set -u
-	T_BOOT=${T_BOOT:-150}
-	MARK=MINIVMM-GUEST-INIT-OK
-	O=$(mktemp -d)
-	BASE="console=ttyS0 quiet panic=-1"
-	PIN="taskset 1"
-	. ./hold.sh
-	hold_vms cloud.bzImage
-	trap 'rm -rf "$O"' EXIT
-	ok() { echo "ok - $1"; }
-	not_ok() {
-		local f
-		echo "not ok - $1: $2"
-		shift 2
-		for f in "$@"; do tr -d '\r' <"$f" | tail -n 25 | sed 's/^/#   /'; done
-	}
-	now_ms() { echo $(($(date +%s%N) / 1000000)); }
-	boot() {
-		local name=$1 t0 try
-		shift
-		out=$O/$name.out err=$O/$name.err
-		for try in 1 2; do
-			status=0
-			t0=$(now_ms)
-			timeout -k 5 "$T_BOOT" $PIN ./minivmm run --stats "$@" </dev/null >"$out.raw" 2>"$err" || status=$?
-			tr -d '\r' <"$out.raw" >"$out"
-			echo "# $name: status $status after $(($(now_ms) - t0)) ms"
-			[ "$status" = 124 ] && ! grep -q "$MARK" "$out" && [ "$try" = 1 ] || break
-			echo "# $name hung; the end of its output, and its vCPUs:"
-			tail -n 3 "$out" | sed 's/^/#   /'
-			grep -E '^(vcpu [0-9]+:|the VM ended)' "$err" | sed 's/^/#   /'
-			echo "# booting $name once more"
-		done
-	}
-fi
+# Run alone: scenarios.sh's set-up and helpers.
+declare -F boot >/dev/null || . ./scenario_lib.sh
 
 VIRTIO_INITRD=virtio-initrd
 KNOWN=$(cat data.sha256) # sha256 of known.bin on data.img
@@ -80,29 +45,6 @@ KNOWN=$(cat data.sha256) # sha256 of known.bin on data.img
 v_disk() {
 	zcat data.img.gz >"$O/$1.img"
 	echo "$O/$1.img"
-}
-
-# v_boot NAME KERNEL CMDLINE-TAIL MINIVMM-ARGS...: boot() with virtio-initrd;
-# fails (not ok, status 1) unless minivmm exits 0 after an ACPI power-off,
-# init ran and printed no MINIVMM-*-FAIL line (MINIVMM-MODULE-FAIL: a
-# module did not load).
-v_boot() {
-	local name=$1 kernel=$2 tail=$3 bad
-	shift 3
-	boot "$name" --kernel "$kernel" --initrd "$VIRTIO_INITRD" --cmdline "$BASE $tail" "$@"
-	if [ "$status" != 0 ] || ! grep -q "$MARK" "$out"; then
-		not_ok "$name" "status $status" "$out" "$err"
-		return 1
-	fi
-	bad=$(grep -E '^MINIVMM-[A-Z]+-FAIL' "$out" | head -n 3 | tr '\n' ';')
-	if [ -n "$bad" ]; then
-		not_ok "$name" "$bad" "$out"
-		return 1
-	fi
-	if ! grep -q "^the VM ended: guest power-off (ACPI)" "$err"; then
-		not_ok "$name" "no ACPI power-off" "$out" "$err"
-		return 1
-	fi
 }
 
 # v_line NAME WHAT LINE: ok if the guest printed LINE (whole line).

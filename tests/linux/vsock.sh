@@ -47,24 +47,8 @@ if [ "${1:-}" = --prepare ]; then
 	exit 0
 fi
 
-if ! declare -F ok >/dev/null; then
-	# Run alone: scenarios.sh's set-up and helpers (see there for why).
-	set -u
-	T_BOOT=${T_BOOT:-150}
-	MARK=MINIVMM-GUEST-INIT-OK
-	O=$(mktemp -d)
-	BASE="console=ttyS0 quiet panic=-1"
-	PIN="taskset 1"
-	trap 'rm -rf "$O"' EXIT
-	ok() { echo "ok - $1"; }
-	not_ok() {
-		local f
-		echo "not ok - $1: $2"
-		shift 2
-		for f in "$@"; do tr -d '\r' <"$f" | tail -n 25 | sed 's/^/#   /'; done
-	}
-	now_ms() { echo $(($(date +%s%N) / 1000000)); }
-fi
+# Run alone: scenarios.sh's set-up and helpers.
+declare -F boot >/dev/null || . ./scenario_lib.sh
 
 VSOCK_INITRD=vsock-initrd
 VS_CID=3

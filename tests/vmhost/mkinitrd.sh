@@ -185,14 +185,12 @@ for r in "${mod_roots[@]+"${mod_roots[@]}"}"; do add_modules "$r"; done
 #   shell, reboot, poweroff (as before)
 # root=/dev/vdX on the command line: mount it and switch_root to its /sbin/init
 # (any other root= is ignored, as before).
-cat >"$stage/init" <<'EOF'
-#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-# Modules of this kernel (mkinitrd.sh --modules-from), in the order found at
-# build time; one already loaded is fine, any other failure gets one line.
+# /lib/load-modules.sh, sourced by /init (and by the benchmarks' own inits,
+# bench/*.sh): the modules of this kernel (--modules-from), in the order found
+# at build time; one already loaded is fine, any other failure gets one line.
+# Sets $mods to those it loaded.
+mkdir -p "$stage/lib"
+cat >"$stage/lib/load-modules.sh" <<'EOF'
 mods=
 kmods=/lib/modules/$(uname -r)
 if [ -s "$kmods/load-order" ]; then
@@ -202,6 +200,14 @@ if [ -s "$kmods/load-order" ]; then
         fi
     done <"$kmods/load-order"
 fi
+EOF
+cat >"$stage/init" <<'EOF'
+#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+. /lib/load-modules.sh
 echo "MINIVMM-GUEST-INIT-OK"
 echo "cmdline: $(cat /proc/cmdline)"
 echo "cpus: $(grep -c '^processor' /proc/cpuinfo)"

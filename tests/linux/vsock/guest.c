@@ -68,36 +68,7 @@ static int many(unsigned cid, unsigned port, long n)
 			return 1;
 		}
 	}
-	for (long i = 0; i < n; i++) {
-		char b[24];
-
-		snprintf(b, sizeof(b), "%08ld", i);
-		if (send(fd[i], b, 8, MSG_NOSIGNAL) != 8)
-			die("send");
-	}
-	for (long i = 0; i < n; i++) {
-		char want[24], b[24] = {0};
-		size_t got = 0;
-
-		snprintf(want, sizeof(want), "%08ld", i);
-		while (got < 8) {
-			ssize_t r = recv(fd[i], b + got, 8 - got, 0);
-
-			if (r <= 0) {
-				fprintf(stderr, "connection %ld: no echo\n", i);
-				return 1;
-			}
-			got += (size_t)r;
-		}
-		if (memcmp(b, want, 8)) {
-			fprintf(stderr, "connection %ld: echo '%s'\n", i, b);
-			return 1;
-		}
-	}
-	for (long i = 0; i < n; i++)
-		close(fd[i]);
-	printf("many %ld ok\n", n);
-	return 0;
+	return many_echo(fd, n);
 }
 
 int main(int argc, char **argv)
