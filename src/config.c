@@ -105,7 +105,8 @@ const char config_usage[] =
 	"128+N on signal N.\n";
 
 const char config_fc_usage[] =
-	"usage: minivmm fc [options]   (or minivmm started as 'firecracker')\n"
+	"usage: minivmm fc [options]   (or started as 'firecracker', or any name\n"
+	"with 'firecracker' in it)\n"
 	"\n"
 	"Firecracker's command line and API: the VM is described by requests on\n"
 	"the API socket (HTTP/1.1, JSON bodies, Firecracker's OpenAPI paths) or by\n"
@@ -132,6 +133,16 @@ const char config_fc_usage[] =
 	"                      'Guest-boot-time = N us N ms, N CPU us N CPU ms'\n"
 	"                      since minivmm started; the virtio devices then\n"
 	"                      start at 0xd0001000 (16 slots instead of 17)\n"
+	"  --show-level        the level in each --log-path line\n"
+	"  --show-log-origin   the source FILE:LINE in each --log-path line\n"
+	"  --http-api-max-payload-size N\n"
+	"                      the largest request body, in bytes (default 51200)\n"
+	"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
+	"                      as Firecracker's jailer passes them: when the\n"
+	"                      process started (CLOCK_MONOTONIC and its CPU clock,\n"
+	"                      in microseconds), for the metrics'\n"
+	"                      process_startup_time_us and _cpu_us (without them:\n"
+	"                      from minivmm's own start)\n"
 	"\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
@@ -485,6 +496,13 @@ enum {
 	OPT_FC_METRICS_PATH,
 	OPT_FC_BOOT_TIMER,
 	OPT_FC_NO_SECCOMP,
+	OPT_FC_SHOW_LEVEL,
+	OPT_FC_SHOW_LOG_ORIGIN,
+	OPT_FC_START_TIME,
+	OPT_FC_START_TIME_CPU,
+	OPT_FC_PARENT_CPU_TIME,
+	OPT_FC_API_MAX_PAYLOAD,
+	OPT_FC_UNSUPPORTED,
 };
 
 static const struct option config_fc_options[] = {
@@ -497,6 +515,21 @@ static const struct option config_fc_options[] = {
 	{"metrics-path", required_argument, NULL, OPT_FC_METRICS_PATH},
 	{"boot-timer", no_argument, NULL, OPT_FC_BOOT_TIMER},
 	{"no-seccomp", no_argument, NULL, OPT_FC_NO_SECCOMP},
+	{"show-level", no_argument, NULL, OPT_FC_SHOW_LEVEL},
+	{"show-log-origin", no_argument, NULL, OPT_FC_SHOW_LOG_ORIGIN},
+	{"start-time-us", required_argument, NULL, OPT_FC_START_TIME},
+	{"start-time-cpu-us", required_argument, NULL, OPT_FC_START_TIME_CPU},
+	{"parent-cpu-time-us", required_argument, NULL, OPT_FC_PARENT_CPU_TIME},
+	{"http-api-max-payload-size", required_argument, NULL,
+	 OPT_FC_API_MAX_PAYLOAD},
+	/* Firecracker's, for what minivmm does not have: one clear line. */
+	{"seccomp-filter", required_argument, NULL, OPT_FC_UNSUPPORTED},
+	{"module", required_argument, NULL, OPT_FC_UNSUPPORTED},
+	{"metadata", required_argument, NULL, OPT_FC_UNSUPPORTED},
+	{"mmds-size-limit", required_argument, NULL, OPT_FC_UNSUPPORTED},
+	{"enable-pci", no_argument, NULL, OPT_FC_UNSUPPORTED},
+	{"snapshot-version", no_argument, NULL, OPT_FC_UNSUPPORTED},
+	{"describe-snapshot", required_argument, NULL, OPT_FC_UNSUPPORTED},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -516,11 +549,45 @@ static int config_fc_level(const char *arg)
 		arg);
 }
 
+/* Why a Firecracker option minivmm does not have is refused. */
+static const char *config_fc_unsupported(const char *name)
+{
+	static const struct {
+		const char *name, *why;
+	} why[] = {
+		{"seccomp-filter",
+		 "minivmm's filters are built in (--no-seccomp turns them off)"},
+		{"module", "minivmm's log has no module filter"},
+		{"metadata", "minivmm has no MMDS"},
+		{"mmds-size-limit", "minivmm has no MMDS"},
+		{"enable-pci", "minivmm's devices are virtio-mmio"},
+		{"snapshot-version", "minivmm has no snapshots yet"},
+		{"describe-snapshot", "minivmm has no snapshots yet"},
+	};
+
+	for (unsigned i = 0; i < sizeof(why) / sizeof(why[0]); i++)
+		if (!strcmp(name, why[i].name))
+			return why[i].why;
+	return "";
+}
+
+/* A microsecond count of --start-time-us and its kin. */
+static int config_fc_us(const char *opt, const char *arg, uint64_t *out)
+{
+	if (parse_u64(arg, out) || !isdigit((unsigned char)arg[0]) ||
+	    (arg[0] == '0' && arg[1]))
+		return err_set(
+			-EINVAL,
+			"--%s '%s': expected microseconds, a decimal number",
+			opt, arg);
+	return 0;
+}
+
 /* `minivmm fc`: argv[0] is "fc" (or "firecracker"). */
 static int config_parse_fc(struct config *c, int argc, char **argv)
 {
 	struct fc_options *f = &c->fc;
-	int opt, ret;
+	int opt, idx, ret;
 
 	c->command = CONFIG_FC;
 	c->fc_front = true;
@@ -528,8 +595,12 @@ static int config_parse_fc(struct config *c, int argc, char **argv)
 	f->id = "anonymous-instance";
 	optind = 0;
 	opterr = 0;
+	idx = -1;
 	while ((opt = getopt_long(argc, argv, ":hV", config_fc_options,
-				  NULL)) != -1) {
+				  &idx)) != -1) {
+		const char *name = idx >= 0 ? config_fc_options[idx].name : "";
+
+		idx = -1;
 		switch (opt) {
 		case 'h':
 		case 'V':
@@ -585,6 +656,43 @@ static int config_parse_fc(struct config *c, int argc, char **argv)
 		case OPT_FC_NO_SECCOMP:
 			c->vm.no_seccomp = true;
 			break;
+		case OPT_FC_SHOW_LEVEL:
+			f->show_level = true;
+			break;
+		case OPT_FC_SHOW_LOG_ORIGIN:
+			f->show_log_origin = true;
+			break;
+		case OPT_FC_START_TIME:
+			f->start_time_set = true;
+			ret = config_fc_us(name, optarg, &f->start_time_us);
+			if (ret)
+				return ret;
+			break;
+		case OPT_FC_START_TIME_CPU:
+			f->start_time_cpu_set = true;
+			ret = config_fc_us(name, optarg, &f->start_time_cpu_us);
+			if (ret)
+				return ret;
+			break;
+		case OPT_FC_PARENT_CPU_TIME:
+			ret = config_fc_us(name, optarg,
+					   &f->parent_cpu_time_us);
+			if (ret)
+				return ret;
+			break;
+		case OPT_FC_API_MAX_PAYLOAD:
+			if (parse_u64(optarg, &f->api_body_max) ||
+			    !f->api_body_max || f->api_body_max > (1u << 30))
+				return err_set(
+					-EINVAL,
+					"--http-api-max-payload-size '%s': expected bytes, 1 to 1073741824",
+					optarg);
+			break;
+		case OPT_FC_UNSUPPORTED:
+			return err_set(
+				-EINVAL,
+				"--%s: Firecracker's option is not supported: %s",
+				name, config_fc_unsupported(name));
 		}
 	}
 	if (optind < argc)
@@ -605,10 +713,12 @@ int config_parse(struct config *c, int argc, char **argv)
 	int opt, ret;
 
 	config_init(c);
-	/* Started through a symlink named firecracker: its command line. */
+	/* Started under a name with "firecracker" in it (a symlink, or the
+	 * copy Firecracker's jailer makes, whose name must have it): its
+	 * command line. */
 	base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
 	base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
-	if (!strcmp(base, "firecracker"))
+	if (strstr(base, "firecracker"))
 		return config_parse_fc(c, argc, argv);
 	if (argc < 2)
 		return err_set(

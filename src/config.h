@@ -25,6 +25,16 @@ struct fc_options {
 	const char *log_path;	  /* --log-path */
 	const char *metrics_path; /* --metrics-path */
 	bool boot_timer;	  /* --boot-timer (also sets vm.boot_timer) */
+	bool show_level;	  /* --show-level: the level in log lines */
+	bool show_log_origin;	  /* --show-log-origin: FILE:LINE in them */
+	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us: as
+	 * Firecracker's jailer passes them (the monotonic clock and the
+	 * process's CPU clock when it started, in microseconds), for the
+	 * metrics' api_server.process_startup_time_us and _cpu_us. */
+	bool start_time_set, start_time_cpu_set;
+	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
+	/* --http-api-max-payload-size; 0: API_BODY_MAX */
+	uint64_t api_body_max;
 };
 
 struct config {

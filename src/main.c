@@ -188,7 +188,8 @@ static int main_fc_setup(struct main_fc *fc, const struct config *cfg,
 	if (cfg->fc.level)
 		log_set_level((enum log_level)log_level_parse(cfg->fc.level));
 	if (cfg->fc.log_path)
-		ret = log_open(cfg->fc.log_path, false, false);
+		ret = log_open(cfg->fc.log_path, cfg->fc.show_level,
+			       cfg->fc.show_log_origin);
 	if (!ret && cfg->fc.metrics_path) {
 		ret = metrics_open(&fc->metrics, cfg->fc.metrics_path);
 		snprintf(f->metrics_path, sizeof(f->metrics_path), "%s",
@@ -196,6 +197,26 @@ static int main_fc_setup(struct main_fc *fc, const struct config *cfg,
 		f->metrics_set = true;
 	}
 	return ret;
+}
+
+/* The socket listens: how long the process took to get here, wall and
+ * CPU, as Firecracker reports it (api_server.process_startup_time_us and
+ * _cpu_us): from the start times the jailer passed, else from minivmm's
+ * own start (main's first line; the CPU clock counts from the exec). */
+static void main_fc_startup_times(struct api_ctx *ctx, const struct config *cfg)
+{
+	const struct fc_options *f = &cfg->fc;
+	uint64_t now_us = time_now_ns() / 1000;
+	uint64_t cpu_us = boot_timer_cpu_now_ns() / 1000;
+	uint64_t start_us = f->start_time_set ? f->start_time_us
+					      : cfg->vm.start_ns / 1000;
+	uint64_t cpu_start_us = f->start_time_cpu_set ? f->start_time_cpu_us
+						      : 0;
+
+	ctx->startup_us = now_us > start_us ? now_us - start_us : 0;
+	ctx->startup_cpu_us =
+		(cpu_us > cpu_start_us ? cpu_us - cpu_start_us : 0) +
+		f->parent_cpu_time_us;
 }
 
 /* After a --config-file: its "logger" and "metrics". */
@@ -330,6 +351,9 @@ static int main_fc(struct config *cfg)
 	s->ctx.vm.slots = boot->slots;
 	cfg->vm.api_server = true; /* the main thread closes it at the end */
 	if (!status) {
+		main_fc_startup_times(&s->ctx, cfg);
+		if (cfg->fc.api_body_max)
+			s->ctx.body_max = (size_t)cfg->fc.api_body_max;
 		fc->metrics.api = &s->ctx;
 		s->ctx.hooks = (struct api_hooks){
 			.metrics_open = main_fc_metrics_open,

@@ -38,6 +38,10 @@ refuse fc-bad-id "--id 'a b'" fc --id 'a b' --api-sock "$T_TMP/x.sock"
 refuse fc-long-id "--id" fc --id "$(printf 'a%.0s' $(seq 65))" --api-sock "$T_TMP/x.sock"
 refuse fc-bad-level "--level 'Loud'" fc --level Loud --api-sock "$T_TMP/x.sock"
 refuse fc-unknown-option "unknown option '--bogus'" fc --bogus
+refuse fc-seccomp-filter "--seccomp-filter: Firecracker's option is not supported: minivmm's filters are built in" fc --seccomp-filter f.bpf
+refuse fc-describe-snapshot "--describe-snapshot: .*no snapshots yet" fc --describe-snapshot s
+refuse fc-bad-start-time "--start-time-us '1.5': expected microseconds" fc --start-time-us=1.5
+refuse fc-bad-payload-size "--http-api-max-payload-size 'big': expected bytes" fc --http-api-max-payload-size big
 refuse fc-stray-argument "unexpected argument 'extra'" fc --api-sock "$T_TMP/x.sock" extra
 refuse fc-config-missing "--config-file $T_TMP/none.json" fc --no-api --config-file "$T_TMP/none.json"
 echo '{"boot-source": {"kernel_image_path": "'"$TICKER"'"}, "bogus": 1}' >"$T_TMP/unknown.json"

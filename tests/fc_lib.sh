@@ -6,12 +6,14 @@ FC_TIMEOUT=${FC_TIMEOUT:-120}
 
 # fc_start NAME ARGS...: `minivmm fc --api-sock $T_TMP/NAME.sock ARGS` in
 # the background (stdout, stderr in NAME.out, NAME.err); waits for the
-# socket.  Sets $fc_pid and $sock.
+# socket.  Sets $fc_pid and $sock.  A $MINIVMM named firecracker takes no
+# "fc".
 fc_start() {
-	local name=$1
+	local name=$1 fc=(fc)
 	shift
 	sock=$T_TMP/$name.sock
-	timeout -k 5 "$FC_TIMEOUT" "$MINIVMM" fc --api-sock "$sock" "$@" \
+	case ${MINIVMM##*/} in *firecracker*) fc=() ;; esac
+	timeout -k 5 "$FC_TIMEOUT" "$MINIVMM" "${fc[@]}" --api-sock "$sock" "$@" \
 		>"$T_TMP/$name.out" 2>"$T_TMP/$name.err" </dev/null &
 	fc_pid=$!
 	for _ in $(seq 200); do

@@ -105,6 +105,47 @@ n=$(lines "$M")
 [ "$n" -ge 4 ] && ok "the timer writes lines ($n in 1.5 s at 200 ms)" || not_ok "the timer writes lines" "$n lines"
 all_parse "timer lines parse" "$M"
 
+# --- as Firecracker's jailer execs it: a copy named firecracker, --id=UUID
+# and its start times; api_server's startup times come from them; with
+# --show-level and --show-log-origin, and a smaller body limit ---
+M=$T_TMP/m7.json
+L=$T_TMP/l7.log
+ID=551e7604-e35c-42b3-b825-416853441234
+mkdir -p "$T_TMP/jail"
+ln -s "$(cd "$(dirname "$MINIVMM")" && pwd)/$(basename "$MINIVMM")" "$T_TMP/jail/firecracker"
+# CLOCK_MONOTONIC now (the kernel's ktime), if this host shows it: the
+# jailer "started" 2 s before.
+now_ns=$(sed -n 's/^now at \([0-9]*\) nsecs$/\1/p' /proc/timer_list 2>/dev/null | head -n 1)
+start_us=$((${now_ns:-2000000000} / 1000 - 2000000))
+MINIVMM_SAVED=$MINIVMM
+MINIVMM=$T_TMP/jail/firecracker
+fc_start m7 --id="$ID" --start-time-us="$start_us" --start-time-cpu-us=0 \
+	--parent-cpu-time-us=1000000 --metrics-path "$M" --log-path "$L" \
+	--level Debug --show-level --show-log-origin --http-api-max-payload-size 1000
+MINIVMM=$MINIVMM_SAVED
+expect "jailer: GET / has the --id" 200 "\"id\": ?\"$ID\"" GET /
+expect "jailer: a body of 1007 bytes is over --http-api-max-payload-size" 400 "larger than the limit of 1000" PUT /boot-source "{\"boot_args\": \"$(head -c 990 /dev/zero | tr '\0' a)\"}"
+expect "jailer: FlushMetrics" 204 "" PUT /actions '{"action_type": "FlushMetrics"}'
+fc_stop m7
+# The CPU time: the parent's 1 s plus this process's, from 0.
+check "jailer: process_startup_time_cpu_us from --start-time-cpu-us and --parent-cpu-time-us" "$M" '.api_server.process_startup_time_cpu_us > 1000000 and .api_server.process_startup_time_cpu_us < 6000000'
+if [ -n "$now_ns" ]; then
+	check "jailer: process_startup_time_us from --start-time-us" "$M" '.api_server.process_startup_time_us >= 2000000 and .api_server.process_startup_time_us < 30000000'
+else
+	echo "# no /proc/timer_list here: the wall time from --start-time-us is not checked"
+fi
+if grep -qE "^[0-9-]{10}T[0-9:.]{18} \[$ID:fc_api:DEBUG:src/api/server\.c:[0-9]+\] The API server received a GET request on \"/\"\.$" "$L"; then
+	ok "jailer: --show-level and --show-log-origin in the log lines"
+else
+	not_ok "jailer: --show-level and --show-log-origin in the log lines" "$(head -c 400 "$L")"
+fi
+# Started by hand: minivmm's own start counts, a few ms of CPU.
+M=$T_TMP/m8.json
+fc_start m8 --metrics-path "$M"
+expect "FlushMetrics" 204 "" PUT /actions '{"action_type": "FlushMetrics"}'
+fc_stop m8
+check "process_startup_time_us and _cpu_us from minivmm's own start" "$M" '.api_server.process_startup_time_us > 0 and .api_server.process_startup_time_us < 10000000 and .api_server.process_startup_time_cpu_us > 0 and .api_server.process_startup_time_cpu_us < 5000000'
+
 # --- --no-api with the config file's metrics and logger ---
 M=$T_TMP/m5.json
 L=$T_TMP/l5.log

@@ -35,6 +35,9 @@ void api_ctx_init(struct api_ctx *ctx, const char *id, const char *version)
 	memset(&ctx->counters, 0, sizeof(ctx->counters));
 	ctx->id = id;
 	ctx->version = version;
+	ctx->body_max = API_BODY_MAX;
+	ctx->startup_us = 0;
+	ctx->startup_cpu_us = 0;
 }
 
 void api_reply_free(struct api_reply *r)
@@ -518,13 +521,13 @@ static void api_handle_route(struct api_ctx *ctx, const char *method,
 		api_reply_fault(r, msg);
 		return;
 	}
-	if (len > API_BODY_MAX) {
+	if (len > ctx->body_max) {
 		char msg[128];
 
 		snprintf(
 			msg, sizeof(msg),
-			"Request payload with size %zu is larger than the limit of %d allowed by server.",
-			len, API_BODY_MAX);
+			"Request payload with size %zu is larger than the limit of %zu allowed by server.",
+			len, ctx->body_max);
 		api_reply_fault(r, msg);
 		return;
 	}
@@ -574,6 +577,9 @@ void api_read_metrics(const struct api_ctx *ctx, struct metrics_sample *s)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 	sec = metrics_section(s, "api_server", NULL);
+	metrics_add(sec, "process_startup_time_us", ctx->startup_us, true);
+	metrics_add(sec, "process_startup_time_cpu_us", ctx->startup_cpu_us,
+		    true);
 	metrics_add(sec, "sync_response_fails", LOAD(c->fails), false);
 	sec = metrics_section(s, "get_api_requests", NULL);
 	metrics_add(sec, "instance_info_count", LOAD(c->get[API_GET_INSTANCE]),

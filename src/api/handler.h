@@ -78,6 +78,10 @@ struct api_ctx {
 	const char *version;  /* minivmm's */
 	struct api_hooks hooks;
 	struct api_counters counters;
+	size_t body_max; /* API_BODY_MAX, or --http-api-max-payload-size */
+	/* From the process's start to the socket listening (wall and CPU,
+	 * microseconds): api_server.process_startup_time_us and _cpu_us. */
+	uint64_t startup_us, startup_cpu_us;
 };
 
 struct api_reply {

@@ -1,6 +1,7 @@
 /* The HTTP side of the API: the listening UNIX socket, libmicrohttpd in
  * external polling mode driven by one API thread, request bodies gathered
- * (at most API_BODY_MAX bytes), api_handle() called under the server's
+ * (at most ctx.body_max bytes: API_BODY_MAX, or
+ * --http-api-max-payload-size), api_handle() called under the server's
  * lock, and the actions it asks for carried out: a start through the main
  * thread, a pause or resume on the VM. */
 #include "server.h"
@@ -293,7 +294,7 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 			return MHD_NO;
 		*con_cls = q;
 		/* Refused before a byte of it is read. */
-		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
+		if (cl && strtoull(cl, NULL, 10) > s->ctx.body_max)
 			q->too_big = true;
 		if (!q->too_big)
 			return MHD_YES;
@@ -301,7 +302,7 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 	if (*upload_data_size && !q->too_big) {
 		size_t n = *upload_data_size;
 
-		if (q->len + n > API_BODY_MAX) {
+		if (q->len + n > s->ctx.body_max) {
 			q->too_big = true;
 		} else {
 			char *b = realloc(q->buf, q->len + n);
@@ -321,8 +322,8 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 
 		snprintf(
 			msg, sizeof(msg),
-			"Request payload is larger than the limit of %d bytes allowed by the server.",
-			API_BODY_MAX);
+			"Request payload is larger than the limit of %zu bytes allowed by the server.",
+			s->ctx.body_max);
 		api_reply_fault(&r, msg);
 		*upload_data_size = 0;
 	} else {
