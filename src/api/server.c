@@ -5,13 +5,13 @@
  * lock, and the actions it asks for carried out: a start through the main
  * thread, a pause or resume on the VM. */
 #include "server.h"
+#include "mhd.h"
 #include "../host/log.h"
 #include "../err.h"
 #include "../host/vsock_uds.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +50,9 @@ int api_server_open(struct api_server *s, const char *path, const char *id,
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	api_ctx_init(&s->ctx, id, version);
+	err = mhd_load(&s->lib);
+	if (err)
+		return err;
 	if (strlen(path) >= sizeof(a.sun_path))
 		return err_set(-ENAMETOOLONG,
 			       "--api-sock %s: longer than %zu bytes", path,
@@ -247,29 +250,30 @@ static void api_server_act(struct api_server *s, struct api_reply *r)
 	}
 }
 
-static enum MHD_Result api_server_reply(struct MHD_Connection *conn,
+static enum MHD_Result api_server_reply(struct api_server *s,
+					struct MHD_Connection *conn,
 					struct api_reply *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
 	if (r->body) {
-		resp = MHD_create_response_from_buffer(r->len, r->body,
-						       MHD_RESPMEM_MUST_FREE);
+		resp = s->lib->create_response_from_buffer(
+			r->len, r->body, MHD_RESPMEM_MUST_FREE);
 		if (resp)
 			r->body = NULL; /* MHD frees it */
 	} else {
-		resp = MHD_create_response_from_buffer(0, NULL,
-						       MHD_RESPMEM_PERSISTENT);
+		resp = s->lib->create_response_from_buffer(
+			0, NULL, MHD_RESPMEM_PERSISTENT);
 	}
 	api_reply_free(r);
 	if (!resp)
 		return MHD_NO;
 	if (r->status != 204)
-		MHD_add_response_header(resp, "Content-Type",
-					"application/json");
-	ret = MHD_queue_response(conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+		s->lib->add_response_header(resp, "Content-Type",
+					    "application/json");
+	ret = s->lib->queue_response(conn, (unsigned)r->status, resp);
+	s->lib->destroy_response(resp);
 	return ret;
 }
 
@@ -286,7 +290,7 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 
 	(void)version;
 	if (!q) {
-		const char *cl = MHD_lookup_connection_value(
+		const char *cl = s->lib->lookup_connection_value(
 			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		q = calloc(1, sizeof(*q));
@@ -338,7 +342,7 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 			api_server_act(s, &r);
 		pthread_mutex_unlock(&s->lock);
 	}
-	return api_server_reply(conn, &r);
+	return api_server_reply(s, conn, &r);
 }
 
 static void api_server_completed(void *cls, struct MHD_Connection *conn,
@@ -374,7 +378,7 @@ static void *api_server_thread(void *arg)
 {
 	struct api_server *s = arg;
 	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+		s->lib->get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	int ep = info ? info->epoll_fd : -1;
 
 	pthread_setname_np(pthread_self(), "fc_api");
@@ -396,13 +400,13 @@ static void *api_server_thread(void *arg)
 		MHD_UNSIGNED_LONG_LONG ms;
 		int timeout = -1;
 
-		if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
+		if (s->lib->get_timeout(s->mhd, &ms) == MHD_YES)
 			timeout = ms > 1000 ? 1000 : (int)ms;
 		if (poll(fds, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN)
 			break;
-		MHD_run(s->mhd);
+		s->lib->run(s->mhd);
 	}
 	return NULL;
 }
@@ -414,7 +418,7 @@ int api_server_start(struct api_server *s)
 	/* No MHD_USE_INTERNAL_POLLING_THREAD nor a thread pool: MHD runs
 	 * only inside MHD_run, on the API thread.  Its epoll set is what
 	 * that thread polls. */
-	s->mhd = MHD_start_daemon(
+	s->mhd = s->lib->start_daemon(
 		MHD_USE_EPOLL | MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0, NULL, NULL,
 		api_server_access, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS,
@@ -466,7 +470,7 @@ void api_server_close(struct api_server *s)
 		s->thread_started = false;
 	}
 	if (s->mhd) {
-		MHD_stop_daemon(s->mhd); /* closes the listening socket */
+		s->lib->stop_daemon(s->mhd); /* closes the listening socket */
 		s->mhd = NULL;
 		s->listen_fd = -1;
 	}

@@ -28,6 +28,7 @@ struct api_server {
 	char path[108];
 	dev_t dev;
 	ino_t ino;
+	const struct mhd_lib *lib; /* libmicrohttpd (mhd_load) */
 	struct MHD_Daemon *mhd;
 	pthread_t thread;
 	bool thread_started;
