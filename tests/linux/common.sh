@@ -38,9 +38,10 @@ extract_vmlinux() {
 # linux_prepare MINIVMM STAGE: fills directory STAGE (symlinks) with
 # minivmm, the kernels (cloud|generic).{bzImage,vmlinux}, initrd, marktime,
 # hold.sh, scenario_lib.sh and bin/ (bash and the coreutils the scripts use; busybox lacks some
-# options), then sets LINUX_FILES to the vmhost.sh -f arguments.
+# options), then sets LINUX_FILES to the vmhost.sh -f and -l arguments (-l:
+# libmicrohttpd, which minivmm fc loads with dlopen, src/api/mhd.c).
 linux_prepare() {
-	local minivmm=$1 stage=$2 cache f
+	local minivmm=$1 stage=$2 cache f mhd
 	vmhost_fetch || return 1
 	cache=$VMHOST_CACHE
 	extract_vmlinux "$VMHOST_CLOUD_KERNEL" "$cache/root-cloud-amd64/vmlinux" || return 1
@@ -63,7 +64,9 @@ linux_prepare() {
 	for f in bash env date timeout; do
 		ln -s "$(command -v "$f")" "$stage/bin/$f"
 	done
-	LINUX_FILES=(-f "$stage")
+	mhd=$(PATH=$PATH:/sbin:/usr/sbin ldconfig -p | sed -n 's/^[[:space:]]*libmicrohttpd\.so\.12 .*=> //p' | head -n 1)
+	[ -n "$mhd" ] || { echo "linux_prepare: no libmicrohttpd.so.12 (scripts/setup.sh installs it)" >&2; return 1; }
+	LINUX_FILES=(-f "$stage" -l "$mhd")
 }
 
 # The vmhost runs its SCRIPT with busybox sh: this stub puts bin/ first on

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # vmhost: boot a Debian kernel in QEMU/TCG (nested SVM) with kvm-amd loaded, so
 # the guest has a real /dev/kvm; run a script there and exit with its status.
-# Usage: vmhost.sh run [-m MEM] [-t TIMEOUT_S] [-f FILE|DIR]... SCRIPT
+# Usage: vmhost.sh run [-m MEM] [-t TIMEOUT_S] [-f FILE|DIR]... [-l LIB]... SCRIPT
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -98,12 +98,22 @@ add_file() {
     done < <(find "$dst" -type f -print0)
 }
 
+# add_lib LIB: a shared library a program loads with dlopen (ldd cannot see
+# it) at its own path in the vmhost, with the libraries it needs.
+add_lib() {
+    local lib
+    for lib in "$1" $(ldd "$1" | grep -o '/[^ ]*'); do
+        [[ -e "$STAGE$lib" ]] || { mkdir -p "$STAGE$(dirname "$lib")"; cp -L "$lib" "$STAGE$lib"; }
+    done
+}
+
 cmd_run() {
-    local mem=2G timeout=600 files=() script opt base rc status
+    local mem=2G timeout=600 files=() libs=() script opt base rc status
     OPTIND=1
-    while getopts "m:t:f:h" opt; do
+    while getopts "m:t:f:l:h" opt; do
         case "$opt" in
-            m) mem="$OPTARG" ;; t) timeout="$OPTARG" ;; f) files+=("$OPTARG") ;; *) usage ;;
+            m) mem="$OPTARG" ;; t) timeout="$OPTARG" ;; f) files+=("$OPTARG") ;;
+            l) libs+=("$OPTARG") ;; *) usage ;;
         esac
     done
     shift $((OPTIND - 1))
@@ -121,6 +131,10 @@ cmd_run() {
     for f in "${files[@]+"${files[@]}"}"; do
         [[ -e "$f" ]] || die "no such file: $f"
         add_file "$f" "$STAGE/work/$(basename "$f")"
+    done
+    for f in "${libs[@]+"${libs[@]}"}"; do
+        [[ -e "$f" ]] || die "no such library: $f"
+        add_lib "$f"
     done
     # Per-run part: uncompressed cpio appended to the cached base.
     cp "$base" "$tmp/initrd"
