@@ -146,6 +146,17 @@ expect "FlushMetrics" 204 "" PUT /actions '{"action_type": "FlushMetrics"}'
 fc_stop m8
 check "process_startup_time_us and _cpu_us from minivmm's own start" "$M" '.api_server.process_startup_time_us > 0 and .api_server.process_startup_time_us < 10000000 and .api_server.process_startup_time_cpu_us > 0 and .api_server.process_startup_time_cpu_us < 5000000'
 
+# --- latencies_us: a ticking guest paused and resumed ---
+M=$T_TMP/m9.json
+fc_start m9 --metrics-path "$M"
+expect "boot-source (ticker)" 204 "" PUT /boot-source '{"kernel_image_path": "'"$G/ticker.elf"'"}'
+expect "InstanceStart (ticker)" 204 "" PUT /actions '{"action_type": "InstanceStart"}'
+expect "pause" 204 "" PATCH /vm '{"state": "Paused"}'
+expect "resume" 204 "" PATCH /vm '{"state": "Resumed"}'
+expect "FlushMetrics" 204 "" PUT /actions '{"action_type": "FlushMetrics"}'
+fc_stop m9
+check "latencies_us: pause_vm and resume_vm, the VMM's part within them; no snapshot times" "$M" '.latencies_us.pause_vm > 0 and .latencies_us.vmm_pause_vm > 0 and .latencies_us.vmm_pause_vm <= .latencies_us.pause_vm and .latencies_us.resume_vm > 0 and .latencies_us.vmm_resume_vm <= .latencies_us.resume_vm and .latencies_us.pause_vm < 5000000 and .latencies_us.full_create_snapshot == 0 and .latencies_us.load_snapshot == 0'
+
 # --- --no-api with the config file's metrics and logger ---
 M=$T_TMP/m5.json
 L=$T_TMP/l5.log

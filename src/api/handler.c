@@ -38,6 +38,8 @@ void api_ctx_init(struct api_ctx *ctx, const char *id, const char *version)
 	ctx->body_max = API_BODY_MAX;
 	ctx->startup_us = 0;
 	ctx->startup_cpu_us = 0;
+	ctx->pause_us = ctx->resume_us = 0;
+	ctx->vmm_pause_us = ctx->vmm_resume_us = 0;
 }
 
 void api_reply_free(struct api_reply *r)
@@ -581,6 +583,19 @@ void api_read_metrics(const struct api_ctx *ctx, struct metrics_sample *s)
 	metrics_add(sec, "process_startup_time_cpu_us", ctx->startup_cpu_us,
 		    true);
 	metrics_add(sec, "sync_response_fails", LOAD(c->fails), false);
+	/* Firecracker's latencies_us: the snapshot ones stay 0 (no
+	 * snapshots yet). */
+	sec = metrics_section(s, "latencies_us", NULL);
+	metrics_add(sec, "full_create_snapshot", 0, true);
+	metrics_add(sec, "diff_create_snapshot", 0, true);
+	metrics_add(sec, "load_snapshot", 0, true);
+	metrics_add(sec, "pause_vm", LOAD(ctx->pause_us), true);
+	metrics_add(sec, "resume_vm", LOAD(ctx->resume_us), true);
+	metrics_add(sec, "vmm_full_create_snapshot", 0, true);
+	metrics_add(sec, "vmm_diff_create_snapshot", 0, true);
+	metrics_add(sec, "vmm_load_snapshot", 0, true);
+	metrics_add(sec, "vmm_pause_vm", LOAD(ctx->vmm_pause_us), true);
+	metrics_add(sec, "vmm_resume_vm", LOAD(ctx->vmm_resume_us), true);
 	sec = metrics_section(s, "get_api_requests", NULL);
 	metrics_add(sec, "instance_info_count", LOAD(c->get[API_GET_INSTANCE]),
 		    false);

@@ -82,6 +82,10 @@ struct api_ctx {
 	/* From the process's start to the socket listening (wall and CPU,
 	 * microseconds): api_server.process_startup_time_us and _cpu_us. */
 	uint64_t startup_us, startup_cpu_us;
+	/* The last pause and resume, in microseconds (latencies_us): from
+	 * the request to its answer, and inside vm_pause / vm_resume.  Set
+	 * by the API thread, read by the metrics with relaxed atomics. */
+	uint64_t pause_us, resume_us, vmm_pause_us, vmm_resume_us;
 };
 
 struct api_reply {

@@ -194,9 +194,16 @@ static void api_server_drive_update(struct api_server *s, struct api_reply *r)
 	api_reply_fault(r, err_msg());
 }
 
+/* Stores the microseconds since @t0_ns in *@us (a latencies_us field). */
+static void api_server_latency(uint64_t *us, uint64_t t0_ns)
+{
+	__atomic_store_n(us, (time_now_ns() - t0_ns) / 1000, __ATOMIC_RELAXED);
+}
+
 /* Called with s->lock held: the action api_handle asked for. */
 static void api_server_act(struct api_server *s, struct api_reply *r)
 {
+	uint64_t t0 = time_now_ns();
 	int ret;
 
 	switch (r->action) {
@@ -206,18 +213,22 @@ static void api_server_act(struct api_server *s, struct api_reply *r)
 	case API_ACTION_PAUSE:
 		ret = s->vm ? vm_pause(s->vm)
 			    : err_set(-EBUSY, "the VM is not running");
-		if (ret)
+		if (ret) {
 			api_reply_fault(r, err_msg());
-		else
-			s->ctx.state = API_PAUSED;
+			return;
+		}
+		api_server_latency(&s->ctx.vmm_pause_us, t0);
+		s->ctx.state = API_PAUSED;
 		return;
 	case API_ACTION_RESUME:
 		ret = s->vm ? vm_resume(s->vm)
 			    : err_set(-EBUSY, "the VM is not running");
-		if (ret)
+		if (ret) {
 			api_reply_fault(r, err_msg());
-		else
-			s->ctx.state = API_RUNNING;
+			return;
+		}
+		api_server_latency(&s->ctx.vmm_resume_us, t0);
+		s->ctx.state = API_RUNNING;
 		return;
 	case API_ACTION_CTRL_ALT_DEL:
 		ret = s->vm ? vm_send_ctrl_alt_del(s->vm)
@@ -331,6 +342,8 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 		api_reply_fault(&r, msg);
 		*upload_data_size = 0;
 	} else {
+		uint64_t t0 = time_now_ns();
+
 		/* Firecracker's line (without the body: it may hold paths). */
 		log_write(
 			LOG_DEBUG,
@@ -340,6 +353,12 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *conn,
 		api_handle(&s->ctx, method, url, q->buf, q->len, &r);
 		if (r.status == 204)
 			api_server_act(s, &r);
+		/* A pause or resume, as the API's user sees it (Firecracker's
+		 * pause_vm and resume_vm). */
+		if (r.status == 204 && r.action == API_ACTION_PAUSE)
+			api_server_latency(&s->ctx.pause_us, t0);
+		if (r.status == 204 && r.action == API_ACTION_RESUME)
+			api_server_latency(&s->ctx.resume_us, t0);
 		pthread_mutex_unlock(&s->lock);
 	}
 	return api_server_reply(s, conn, &r);

@@ -166,6 +166,9 @@ static void test_api_counters_hooks(void **state)
 	assert_int_equal(
 		handle(a, "PUT", "/machine-config", "{\"vcpu_count\":0}"), 400);
 
+	a->pause_us = 1234;
+	a->vmm_resume_us = 56;
+	a->startup_cpu_us = 2100;
 	api_read_metrics(a, s);
 	none = calloc(1, sizeof(*none));
 	o = line_of(s, none);
@@ -179,6 +182,12 @@ static void test_api_counters_hooks(void **state)
 	assert_int_equal(field(o, "get_api_requests", "vmm_version_count"), 1);
 	assert_int_equal(field(o, "patch_api_requests", "drive_count"), 0);
 	assert_int_equal(field(o, "api_server", "sync_response_fails"), 4);
+	/* Gauges (Firecracker's SharedStoreMetric): the value, not a delta. */
+	assert_int_equal(field(o, "api_server", "process_startup_time_cpu_us"),
+			 2100);
+	assert_int_equal(field(o, "latencies_us", "pause_vm"), 1234);
+	assert_int_equal(field(o, "latencies_us", "vmm_resume_vm"), 56);
+	assert_int_equal(field(o, "latencies_us", "load_snapshot"), 0);
 	json_decref(o);
 	free(none);
 	free(s);
