@@ -134,7 +134,8 @@ cat >"$T_TMP/rate.json" <<JSON
   "drives": [{"drive_id": "data", "path_on_host": "$IMG", "is_root_device": false,
     "is_read_only": true,
     "rate_limiter": {"ops": {"size": 50, "refill_time": 50},
-                     "bandwidth": {"size": 1048576, "refill_time": 100}}}]
+                     "bandwidth": {"size": 1048576, "refill_time": 100}}}],
+  "metrics": {"metrics_path": "$T_TMP/rate-fc.metrics"}
 }
 JSON
 t0=$(date +%s%N)
@@ -143,6 +144,14 @@ t1=$(date +%s%N)
 if [ "$status" = 0 ] && [ "$(cat "$T_TMP/rate-fc.out")" = "rate done" ]; then
 	within "rate-fc --config-file rate_limiter (2000 reads)" IOPS \
 		"$(awk -v t="$((t1 - t0))" 'BEGIN { printf "%.1f", 2001 / (t / 1e9) }')" 1000
+	# Firecracker's counter of requests the limiter held, summed over
+	# the lines (deltas): most of the 2000 reads waited.
+	n=$(jq -s 'map(.block_data.rate_limiter_throttled_events) | add' "$T_TMP/rate-fc.metrics" 2>/dev/null)
+	if [ "${n:-0}" -gt 1000 ] 2>/dev/null && [ "$n" -le 2001 ]; then
+		ok "rate-fc metrics: block_data.rate_limiter_throttled_events $n"
+	else
+		not_ok "rate-fc metrics: block_data.rate_limiter_throttled_events" "'$n': $(head -c 300 "$T_TMP/rate-fc.metrics" 2>&1)"
+	fi
 else
 	not_ok "rate-fc --config-file runs" "status $status; stdout: $(head -c 200 "$T_TMP/rate-fc.out"); stderr: $(tail -c 300 "$T_TMP/rate-fc.err")"
 fi
@@ -195,7 +204,8 @@ cat >"$T_TMP/rng.json" <<JSON
 {
   "boot-source": {"kernel_image_path": "$G/virtio_rng.elf"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
-  "entropy": {"rate_limiter": {"bandwidth": {"size": 64, "refill_time": 1000}}}
+  "entropy": {"rate_limiter": {"bandwidth": {"size": 64, "refill_time": 1000}}},
+  "metrics": {"metrics_path": "$T_TMP/rngfc.metrics"}
 }
 JSON
 t0=$(date +%s%N)
@@ -203,6 +213,12 @@ run_vmm "$T_TMP/rngfc" fc --no-api --config-file "$T_TMP/rng.json"
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$status" = 0 ] && grep -q "virtio-rng ok" "$T_TMP/rngfc.out" && [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]; then
 	ok "rate-rng fc --config-file entropy rate_limiter: the second read waited ($ms ms)"
+	n=$(jq -s 'map(.entropy.entropy_rate_limiter_throttled) | add' "$T_TMP/rngfc.metrics" 2>/dev/null)
+	if [ "$n" = 1 ]; then
+		ok "rate-rng fc metrics: entropy_rate_limiter_throttled 1"
+	else
+		not_ok "rate-rng fc metrics: entropy_rate_limiter_throttled" "'$n': $(head -c 300 "$T_TMP/rngfc.metrics" 2>&1)"
+	fi
 else
 	not_ok "rate-rng fc --config-file entropy rate_limiter" "status $status after $ms ms; stdout: $(head -c 100 "$T_TMP/rngfc.out"); stderr: $(tail -c 200 "$T_TMP/rngfc.err")"
 fi

@@ -815,6 +815,8 @@ static unsigned blk_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
 		{"execute_fails", &s->errors},
 		{"requests_count", &s->requests},
 		{"update_count", &b->updates},
+		/* requests that waited for the rate limiter */
+		{"rate_limiter_throttled_events", &b->waits},
 	};
 	unsigned n = sizeof(f) / sizeof(f[0]);
 

@@ -1177,6 +1177,11 @@ static unsigned net_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
 						load(&d[NET_DROP_RX_LONG]) +
 						load(&d[NET_DROP_RX_BAD]),
 					false};
+	/* Frames that waited for a rate limiter, each way. */
+	m[i++] = (struct virtio_metric){"rx_rate_limiter_throttled",
+					load(&n->rx_lim.waits), false};
+	m[i++] = (struct virtio_metric){"tx_rate_limiter_throttled",
+					load(&n->tx_lim.waits), false};
 	return i;
 }
 

@@ -217,7 +217,10 @@ static unsigned rng_read_metrics(struct virtio_dev *vd, struct virtio_metric *m)
 				      false};
 	m[2] = (struct virtio_metric){"host_rng_fails", rng_load(&r->fails),
 				      false};
-	return 3;
+	/* Requests that waited for the rate limiter. */
+	m[3] = (struct virtio_metric){"entropy_rate_limiter_throttled",
+				      rng_load(&r->waits), false};
+	return 4;
 }
 
 int virtio_rng_create(struct virtio_rng **out,
