@@ -30,5 +30,8 @@ step() {
 
 passed=$(grep -c '^ok - ' "$log")
 failed=$(grep -c '^not ok - ' "$log")
+# The failures again at the end, where a log cut to its last lines still
+# shows them (the first 20, each cut to 300 characters).
+grep '^not ok - ' "$log" | head -n 20 | cut -c 1-300 | sed 's/^not ok - /# failed: /'
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
