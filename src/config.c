@@ -571,15 +571,22 @@ static const char *config_fc_unsupported(const char *name)
 	return "";
 }
 
-/* A microsecond count of --start-time-us and its kin. */
-static int config_fc_us(const char *opt, const char *arg, uint64_t *out)
+/* --start-time-us, --start-time-cpu-us or --parent-cpu-time-us (@opt,
+ * named @name): a decimal count of microseconds. */
+static int config_fc_time(struct fc_options *f, int opt, const char *name,
+			  const char *arg)
 {
-	if (parse_u64(arg, out) || !isdigit((unsigned char)arg[0]) ||
-	    (arg[0] == '0' && arg[1]))
+	uint64_t *out = opt == OPT_FC_START_TIME       ? &f->start_time_us
+			: opt == OPT_FC_START_TIME_CPU ? &f->start_time_cpu_us
+						       : &f->parent_cpu_time_us;
+
+	if (parse_u64(arg, out) || (arg[0] == '0' && arg[1]))
 		return err_set(
 			-EINVAL,
 			"--%s '%s': expected microseconds, a decimal number",
-			opt, arg);
+			name, arg);
+	f->start_time_set |= opt == OPT_FC_START_TIME;
+	f->start_time_cpu_set |= opt == OPT_FC_START_TIME_CPU;
 	return 0;
 }
 
@@ -663,20 +670,9 @@ static int config_parse_fc(struct config *c, int argc, char **argv)
 			f->show_log_origin = true;
 			break;
 		case OPT_FC_START_TIME:
-			f->start_time_set = true;
-			ret = config_fc_us(name, optarg, &f->start_time_us);
-			if (ret)
-				return ret;
-			break;
 		case OPT_FC_START_TIME_CPU:
-			f->start_time_cpu_set = true;
-			ret = config_fc_us(name, optarg, &f->start_time_cpu_us);
-			if (ret)
-				return ret;
-			break;
 		case OPT_FC_PARENT_CPU_TIME:
-			ret = config_fc_us(name, optarg,
-					   &f->parent_cpu_time_us);
+			ret = config_fc_time(f, opt, name, optarg);
 			if (ret)
 				return ret;
 			break;
