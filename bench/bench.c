@@ -117,6 +117,10 @@ static void minivmm_create(struct vm *vm, const char *image, uint64_t exits)
 		.max_exits = exits,
 		.serial_fd = -1,
 		.signal_fd = -1,
+		/* The vCPU threads get their filters, as in minivmm run;
+		 * this process's main thread goes on creating VMs and
+		 * printing, which the main thread's filter forbids. */
+		.main_sandboxed = true,
 	};
 	struct boot_options bo = {.raw_path = image, .load_addr = 0x10000};
 	struct platform_desc pd = {.nr_vcpus = 1};

@@ -25,6 +25,8 @@ step() {
 	step "build and test (ThreadSanitizer)" $MAKE -s CC=clang SANITIZE=thread test
 	step "Linux guests in the vmhost" $MAKE -s test-linux
 	if tests/check-format.sh; then echo "ok - clang-format"; else echo "not ok - clang-format"; fi
+	# make bench's in-process table runs (it broke once unnoticed).
+	if $MAKE -s bench-smoke; then echo "ok - bench-smoke"; else echo "not ok - bench-smoke"; fi
 	step "fuzz smoke" $MAKE -s fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 } 2>&1 | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | tee "$log"
 
