@@ -381,8 +381,8 @@ static void api_server_completed(void *cls, struct MHD_Connection *conn,
 }
 
 /* The API thread.  It installs its seccomp filter (rules_api in
- * src/host/sandbox.c) before anything else.  What it calls, through libmicrohttpd,
- * jansson, glibc and minivmm's own code:
+ * src/host/sandbox.c) before it reads a byte from a client.  What it calls,
+ * through libmicrohttpd, jansson, glibc and minivmm's own code:
  *   poll, epoll_wait, epoll_ctl, epoll_create1 (MHD's epoll set, at start),
  *   accept4, recvfrom/read, sendto/sendmsg/write/writev, shutdown,
  *   setsockopt/getsockopt, fcntl, close (connections),
