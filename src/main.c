@@ -202,7 +202,7 @@ static int main_fc_setup(struct main_fc *fc, const struct config *cfg,
 /* The socket listens: how long the process took to get here, wall and
  * CPU, as Firecracker reports it (api_server.process_startup_time_us and
  * _cpu_us): from the start times the jailer passed, else from minivmm's
- * own start (main's first line; the CPU clock counts from the exec). */
+ * own start (main's first line; the CPU clock counts from the fork). */
 static void main_fc_startup_times(struct api_ctx *ctx, const struct config *cfg)
 {
 	const struct fc_options *f = &cfg->fc;
