@@ -8,7 +8,7 @@
 #include "mhd.h"
 #include "../host/log.h"
 #include "../err.h"
-#include "../host/vsock_uds.h"
+#include "../host/uds.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -35,9 +35,7 @@ struct api_req {
 int api_server_open(struct api_server *s, const char *path, const char *id,
 		    const char *version)
 {
-	const char *slash = strrchr(path, '/');
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	char dir[sizeof(s->path)];
 	struct stat st;
 	int err;
 
@@ -57,22 +55,9 @@ int api_server_open(struct api_server *s, const char *path, const char *id,
 		return err_set(-ENAMETOOLONG,
 			       "--api-sock %s: longer than %zu bytes", path,
 			       sizeof(a.sun_path) - 1);
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-		return err_set(
-			-ENOENT,
-			"--api-sock %s: directory %s does not exist: create it or choose another path",
-			path, dir);
-	if (!lstat(path, &st))
-		return err_set(
-			-EEXIST,
-			"--api-sock %s already exists: remove it (a socket left by an earlier run?) or choose another path",
-			path);
+	err = uds_check_path("--api-sock ", path);
+	if (err)
+		return err;
 	memcpy(a.sun_path, path, strlen(path) + 1);
 	s->listen_fd =
 		socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -497,7 +482,7 @@ void api_server_close(struct api_server *s)
 		close(s->listen_fd);
 	s->listen_fd = -1;
 	if (s->path[0])
-		vsock_uds_unlink(s->path, s->dev, s->ino);
+		uds_unlink(s->path, s->dev, s->ino);
 	s->path[0] = '\0';
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);

@@ -1,6 +1,7 @@
 /* The host side of virtio-vsock: --vsock's options, the listening socket,
  * connections to PATH_PORT, and the CONNECT line (see vsock_uds.h). */
 #include "vsock_uds.h"
+#include "uds.h"
 #include "../err.h"
 
 #include <errno.h>
@@ -44,37 +45,6 @@ static int parse_cid(const char *s, size_t len, uint32_t *cid)
 	if (errno || *end || v < 3 || v >= 0xffffffffull)
 		return -EINVAL;
 	*cid = (uint32_t)v;
-	return 0;
-}
-
-/* The directory PATH goes into exists, and PATH itself does not. */
-static int check_path(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[VSOCK_UDS_PATH_MAX + 1];
-	struct stat st;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-		return err_set(
-			-EINVAL,
-			"--vsock: uds=%s: directory %s does not exist: create it or choose another path",
-			path, dir);
-	if (slash && !slash[1])
-		return err_set(
-			-EINVAL,
-			"--vsock: uds=%s ends with '/': give a file name",
-			path);
-	if (!lstat(path, &st))
-		return err_set(
-			-EINVAL,
-			"--vsock: uds=%s already exists: remove it (a socket left by an earlier run?) or choose another path",
-			path);
 	return 0;
 }
 
@@ -133,7 +103,8 @@ int vsock_options_parse(const char *arg, struct vsock_options *o)
 			-EINVAL,
 			"--vsock '%s': %s missing: expected " VSOCK_SYNTAX, arg,
 			have_cid ? "uds=PATH" : "cid=N");
-	return check_path(o->uds);
+	/* Its one error for every bad option: -EINVAL. */
+	return uds_check_path("--vsock: uds=", o->uds) ? -EINVAL : 0;
 }
 
 static void set_addr(struct sockaddr_un *a, const char *path)
@@ -178,14 +149,6 @@ int vsock_uds_listen(const char *path, dev_t *dev, ino_t *ino)
 	*dev = st.st_dev;
 	*ino = st.st_ino;
 	return fd;
-}
-
-void vsock_uds_unlink(const char *path, dev_t dev, ino_t ino)
-{
-	struct stat st;
-
-	if (!lstat(path, &st) && st.st_dev == dev && st.st_ino == ino)
-		unlink(path);
 }
 
 int vsock_uds_connect(const char *path, uint32_t port, bool *in_progress)

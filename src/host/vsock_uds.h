@@ -33,12 +33,10 @@ struct vsock_options {
 int vsock_options_parse(const char *arg, struct vsock_options *o);
 
 /* Creates, binds and listens on @path (non-blocking, close-on-exec); the
- * socket file's device and inode go to @dev and @ino, so that
- * vsock_uds_unlink() removes this socket and nothing that replaced it.
- * The listening fd, or -errno with a message. */
+ * socket file's device and inode go to @dev and @ino, so that uds_unlink()
+ * (host/uds.h) removes this socket and nothing that replaced it.  The
+ * listening fd, or -errno with a message. */
 int vsock_uds_listen(const char *path, dev_t *dev, ino_t *ino);
-/* Removes @path if it is still the socket vsock_uds_listen() made. */
-void vsock_uds_unlink(const char *path, dev_t dev, ino_t ino);
 
 /* Connects a new non-blocking socket to "@path_@port".  The fd with
  * *@in_progress false (connected) or true (wait for EPOLLOUT, then

@@ -52,6 +52,7 @@
 #include "vsock.h"
 #include "../err.h"
 #include "../host/log.h"
+#include "../host/uds.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1693,7 +1694,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 				conn_free(v, &v->conns[i]);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
-		vsock_uds_unlink(v->opt.uds, v->sock_dev, v->sock_ino);
+		uds_unlink(v->opt.uds, v->sock_dev, v->sock_ino);
 	}
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
