@@ -206,6 +206,10 @@ void print_hex(uint64_t v);
 void print_uint(uint64_t v);
 /* Ends the VM with @status (minivmm's exit status). */
 __attribute__((noreturn)) void guest_exit(unsigned status);
+/* "@who: check @code: @why (0x@v)" on the console, then guest_exit(@code):
+ * a guest's failed check. */
+__attribute__((noreturn)) void guest_fail(const char *who, unsigned code,
+					  const char *why, uint64_t v);
 
 /* Byte helpers (no libc; volatile so that gcc makes no memset call). */
 void mem_fill(uint64_t addr, uint8_t v, uint64_t len);

@@ -22,14 +22,7 @@ static const char written_unit[] = "WRITTEN BY GUEST";
 
 static void fail(unsigned code, const char *why, uint64_t v)
 {
-	print("virtio-blk: check ");
-	print_uint(code);
-	print(": ");
-	print(why);
-	print(" (");
-	print_hex(v);
-	print(")\n");
-	guest_exit(code);
+	guest_fail("virtio-blk", code, why, v);
 }
 
 /* A request that must succeed with @want_len used. */

@@ -11,14 +11,7 @@
 
 static void fail(unsigned code, const char *why, uint64_t v)
 {
-	print("virtio-blk-rate: check ");
-	print_uint(code);
-	print(": ");
-	print(why);
-	print(" (");
-	print_hex(v);
-	print(")\n");
-	guest_exit(code);
+	guest_fail("virtio-blk-rate", code, why, v);
 }
 
 void guest_main(unsigned cpu);

@@ -24,14 +24,7 @@
 
 static void fail(unsigned code, const char *why, uint64_t v)
 {
-	print("virtio-blk-swap: check ");
-	print_uint(code);
-	print(": ");
-	print(why);
-	print(" (");
-	print_hex(v);
-	print(")\n");
-	guest_exit(code);
+	guest_fail("virtio-blk-swap", code, why, v);
 }
 
 static void read_sector0(struct vdev *d, unsigned code, uint8_t want)

@@ -38,6 +38,19 @@ void guest_exit(unsigned status)
 		__asm__ volatile("hlt");
 }
 
+void guest_fail(const char *who, unsigned code, const char *why, uint64_t v)
+{
+	print(who);
+	print(": check ");
+	print_uint(code);
+	print(": ");
+	print(why);
+	print(" (");
+	print_hex(v);
+	print(")\n");
+	guest_exit(code);
+}
+
 void mem_fill(uint64_t addr, uint8_t v, uint64_t len)
 {
 	volatile uint8_t *p = (volatile uint8_t *)addr;
