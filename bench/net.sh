@@ -261,13 +261,8 @@ for w in $(cat /proc/cmdline); do
 done
 bytes=${args%%,*} rest=${args#*,}
 pings=${rest%%,*} mac=${rest#*,}
-dev= i=0
-while [ -z "$dev" ] && [ $i -lt 50 ]; do
-    for d in /sys/class/net/*; do
-        [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
-    done
-    [ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
-done
+. /lib/if-by-mac.sh # mkinitrd.sh's
+if_by_mac "$mac"
 ip link set lo up
 if [ -n "$dev" ]; then
     ip addr add 169.254.10.2/24 dev "$dev" && ip link set "$dev" up

@@ -201,6 +201,20 @@ if [ -s "$kmods/load-order" ]; then
     done <"$kmods/load-order"
 fi
 EOF
+# /lib/if-by-mac.sh: if_by_mac MAC sets $dev to the interface with that MAC
+# address, waiting up to 5 s for its driver (the net mode below, and
+# bench/net.sh's init).
+cat >"$stage/lib/if-by-mac.sh" <<'EOF'
+if_by_mac() {
+    dev= i=0
+    while [ -z "$dev" ] && [ $i -lt 50 ]; do
+        for d in /sys/class/net/*; do
+            [ "$(cat "$d/address" 2>/dev/null)" = "$1" ] && dev=${d##*/}
+        done
+        [ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
+    done
+}
+EOF
 cat >"$stage/init" <<'EOF'
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
@@ -208,6 +222,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 . /lib/load-modules.sh
+. /lib/if-by-mac.sh
 echo "MINIVMM-GUEST-INIT-OK"
 echo "cmdline: $(cat /proc/cmdline)"
 echo "cpus: $(grep -c '^processor' /proc/cpuinfo)"
@@ -392,13 +407,7 @@ case "$mode" in
         for spec in $ifs; do
             mac=${spec%%,*} rest=${spec#*,}
             addr=${rest%%,*} peer=${rest#*,}
-            dev= i=0
-            while [ -z "$dev" ] && [ $i -lt 50 ]; do
-                for d in /sys/class/net/*; do
-                    [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
-                done
-                [ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
-            done
+            if_by_mac "$mac"
             [ -n "$dev" ] || { fail "no interface with MAC $mac"; continue; }
             ip addr add "$addr" dev "$dev" && ip link set "$dev" up
             mtu=$(cat "/sys/class/net/$dev/mtu")
